@@ -1,0 +1,85 @@
+"""Reading a Vivado design checkpoint (DCP): a ZIP whose `dcp.xml` describes the design.
+
+The DCP is never extracted to disk: `dcp.xml` is read straight out of the ZIP.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+from xml.etree import ElementTree
+
+from pydantic import BaseModel
+
+DCP_XML = "dcp.xml"
+MAX_DCP_XML_BYTES = 4 * 1024 * 1024
+
+
+class DcpError(Exception):
+    """The file is not a readable DCP; the message says why in one line."""
+
+
+class DcpFile(BaseModel):
+    type: str
+    name: str
+
+
+class DcpInfo(BaseModel):
+    checkpoint_version: str
+    product: str
+    part: str
+    top: str
+    out_of_context: bool | None
+    files: list[DcpFile]
+
+
+def _named_child(checkpoint: ElementTree.Element, tag: str) -> str | None:
+    for child in checkpoint:
+        if child.tag.lower() == tag.lower():
+            return child.get("Name")
+    return None
+
+
+def parse_dcp_xml(data: bytes) -> DcpInfo:
+    """The checkpoint description in `dcp.xml` (Checkpoint element at the root or one level down)."""
+    try:
+        root = ElementTree.fromstring(data)  # noqa: S314 - no DTDs/entities are expanded by etree
+    except ElementTree.ParseError as exc:
+        raise DcpError(f"{DCP_XML} is not well-formed XML ({exc})") from exc
+    checkpoint = root if root.tag == "Checkpoint" else root.find(".//Checkpoint")
+    if checkpoint is None:
+        raise DcpError(f"{DCP_XML} has no <Checkpoint> element")
+    part = _named_child(checkpoint, "Part")
+    if not part:
+        raise DcpError(f"{DCP_XML} names no Part")
+    out_of_context = _named_child(checkpoint, "OutOfContext")
+    return DcpInfo(
+        checkpoint_version=checkpoint.get("Version", ""),
+        product=_named_child(checkpoint, "PRODUCT") or "",
+        part=part,
+        top=_named_child(checkpoint, "Top") or "",
+        out_of_context=None if out_of_context is None else out_of_context.lower() == "true",
+        files=[
+            DcpFile(type=element.get("Type", ""), name=element.get("Name", ""))
+            for element in checkpoint
+            if element.tag == "File"
+        ],
+    )
+
+
+def read_dcp(path: Path) -> DcpInfo:
+    """Open `path` as a DCP and describe it, or raise DcpError naming what is wrong."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            try:
+                entry = archive.getinfo(DCP_XML)
+            except KeyError:
+                raise DcpError(f"{path.name} has no {DCP_XML} at its root") from None
+            if entry.file_size > MAX_DCP_XML_BYTES:
+                raise DcpError(f"{DCP_XML} in {path.name} is {entry.file_size} bytes, too large")
+            data = archive.read(entry)
+    except zipfile.BadZipFile as exc:
+        raise DcpError(f"{path.name} is not a ZIP archive ({exc})") from exc
+    except (zipfile.LargeZipFile, NotImplementedError, OSError) as exc:
+        raise DcpError(f"{path.name} cannot be read as a DCP ({exc})") from exc
+    return parse_dcp_xml(data)

@@ -1,0 +1,257 @@
+"""Pydantic models at the factory's boundaries: the create request, the DCP manifest, the image.
+
+Every rule of the create-FPGA-image spec lives here, once. Messages name the rule broken; pydantic
+adds the field's location, so a caller always learns which field and which rule.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+)
+
+from afs.status import ImageStatus
+
+IMAGE_ID_PATTERN = r"^[0-9a-f]{32}$"
+PROJECT_ID_PATTERN = r"^[0-9a-f]{32}$"
+
+_BUCKET_CHARS = re.compile(r"[a-z0-9.-]+")
+_OBJECT_CHARS = re.compile(r"[A-Za-z0-9_./-]+")
+_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# CJK unified ideographs U+4E00-U+9FA5, full-width 。and ，, ASCII letters, digits, - _ . , space.
+_DESCRIPTION = re.compile(r"[\u4e00-\u9fa5\u3002\uff0cA-Za-z0-9_.,\- ]{0,255}")
+
+
+def _absent_if_empty(value: Any) -> Any:
+    """Real clients send null or "" for an optional field they do not set: both mean absent."""
+    return None if value == "" else value
+
+
+def _check_segments(path: str, what: str) -> None:
+    for segment in path.split("/"):
+        if not segment:
+            raise ValueError(f"{what} must not contain an empty directory level ('//')")
+        if segment.startswith(".") or segment.endswith("."):
+            raise ValueError(f"{what} level {segment!r} must not start or end with '.'")
+
+
+def check_bucket_name(bucket: str) -> str:
+    if not 3 <= len(bucket) <= 63:
+        raise ValueError(f"bucket name must be 3-63 characters, got {len(bucket)}")
+    if not _BUCKET_CHARS.fullmatch(bucket):
+        raise ValueError("bucket name may contain only lowercase letters, digits, '.' and '-'")
+    if not (bucket[0].isalnum() and bucket[-1].isalnum()):
+        raise ValueError("bucket name must start and end with a lowercase letter or digit")
+    for forbidden in ("..", ".-", "-."):
+        if forbidden in bucket:
+            raise ValueError(f"bucket name must not contain {forbidden!r}")
+    try:
+        ipaddress.ip_address(bucket)
+    except ValueError:
+        return bucket
+    raise ValueError("bucket name must not be an IP address")
+
+
+def check_object_key(key: str) -> str:
+    if not 4 <= len(key) <= 128:
+        raise ValueError(f"file name must be 4-128 characters, got {len(key)}")
+    if not _OBJECT_CHARS.fullmatch(key):
+        raise ValueError("file name may contain only letters, digits, '-', '_', '/' and '.'")
+    if key.startswith("/"):
+        raise ValueError("file name must not start with '/'")
+    if not key.endswith(".tar"):
+        raise ValueError("file name must end with '.tar'")
+    directory, _, _ = key.rpartition("/")
+    if directory:
+        _check_segments(directory, "directory")
+    return key
+
+
+def check_dcp_location(value: str) -> str:
+    bucket, separator, key = value.partition(":")
+    if not separator:
+        raise ValueError("must have the form 'bucket:file name', e.g. 'obs-fpga:vu9p/dcp.tar'")
+    check_bucket_name(bucket)
+    check_object_key(key)
+    return value
+
+
+def check_log_directory(value: str) -> str:
+    if len(value) > 64:
+        raise ValueError(f"must be 0-64 characters, got {len(value)}")
+    if not _OBJECT_CHARS.fullmatch(value):
+        raise ValueError("may contain only letters, digits, '-', '_', '/' and '.'")
+    if value.startswith("/") or value.endswith("/"):
+        raise ValueError("must not start or end with '/'")
+    _check_segments(value, "directory")
+    return value
+
+
+def check_name(value: str) -> str:
+    if not _NAME.fullmatch(value):
+        raise ValueError(
+            f"must be 1-64 characters of letters, digits, '_' and '-' (got {len(value)} characters)"
+        )
+    return value
+
+
+def check_description(value: str) -> str:
+    if len(value) > 255:
+        raise ValueError(f"must be 0-255 characters, got {len(value)}")
+    if not _DESCRIPTION.fullmatch(value):
+        bad = next(char for char in value if not _DESCRIPTION.fullmatch(char))
+        raise ValueError(
+            f"character {bad!r} is not allowed: only Chinese characters, '。', '，', letters, "
+            "digits, '-', '_', '.', ',' and space"
+        )
+    return value
+
+
+DcpLocation = Annotated[
+    str,
+    AfterValidator(check_dcp_location),
+    Field(
+        description="Where the DCP tarball is: 'bucket:file name', e.g. 'obs-fpga:vu9p/dcp.tar'. "
+        "Bucket: 3-63 of a-z 0-9 . -; file: 4-128 of A-Z a-z 0-9 _ . / -, ending in .tar.",
+        examples=["obs-fpga:vu9p/fpga-vu9p-dcp.tar"],
+        json_schema_extra={"pattern": r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]:[A-Za-z0-9_.\-][A-Za-z0-9_./\-]{0,123}\.tar$"},
+    ),
+]
+LogDirectory = Annotated[
+    str | None,
+    BeforeValidator(_absent_if_empty),
+    AfterValidator(lambda value: value if value is None else check_log_directory(value)),
+    Field(
+        None,
+        description="Directory in the DCP's bucket for {image_id}_log.tar, e.g. 'vu9p/log'. "
+        "Empty: the DCP's own directory. 0-64 of A-Z a-z 0-9 _ . / -.",
+        examples=["vu9p/log"],
+    ),
+]
+ImageName = Annotated[
+    str,
+    AfterValidator(check_name),
+    Field(
+        description="Image name: 1-64 of A-Z a-z 0-9 _ -.",
+        examples=["fpga-image-test"],
+        json_schema_extra={"pattern": r"^[A-Za-z0-9_-]{1,64}$"},
+    ),
+]
+Description = Annotated[
+    str | None,
+    BeforeValidator(_absent_if_empty),
+    AfterValidator(lambda value: value if value is None else check_description(value)),
+    Field(
+        None,
+        description="0-255 of Chinese characters, 。，, letters, digits, - _ . , and space.",
+        examples=["fpga description"],
+    ),
+]
+
+
+class FpgaImageRequest(BaseModel):
+    """What a tenant asks for: the `fpga_image` object of the create request."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
+
+    dcp_location: DcpLocation
+    log_directory: LogDirectory = None
+    name: ImageName
+    description: Description = None
+
+    @property
+    def dcp_bucket(self) -> str:
+        return self.dcp_location.partition(":")[0]
+
+    @property
+    def dcp_key(self) -> str:
+        return self.dcp_location.partition(":")[2]
+
+    @property
+    def log_prefix(self) -> str:
+        """Object key of the log tarball's directory prefix, without the file name."""
+        directory = self.log_directory
+        if directory is None:
+            directory = self.dcp_key.rpartition("/")[0]
+        return directory
+
+    def log_tarball_key(self, image_id: str) -> str:
+        directory = self.log_prefix
+        return f"{directory}/{image_id}_log.tar" if directory else f"{image_id}_log.tar"
+
+
+class CreateFpgaImageBody(BaseModel):
+    """The whole body of `POST /v2/{project_id}/cloudservers/fpga_image`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    fpga_image: FpgaImageRequest
+
+
+_PCI_ID = r"^0x[0-9A-Fa-f]{4}$"
+_SHELL_ID = r"^0x[0-9A-Fa-f]{8}$"
+
+
+class Manifest(BaseModel):
+    """`manifest.json` of the FP1 developer-kit tarball: a flat JSON object of strings."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, strict=True)
+
+    version: str
+    fpga_board: str
+    fpga_vendor: str
+    fpga_chip: str
+    bitstream_format: str
+    flow_type: Literal["vivado", "sdaccel"]
+    shell_id: Annotated[str, Field(pattern=_SHELL_ID)]
+    pci_vendor_id: Annotated[str, Field(pattern=_PCI_ID)]
+    pci_device_id: Annotated[str, Field(pattern=_PCI_ID)]
+    pci_subsystem_id: Annotated[str, Field(pattern=_PCI_ID)]
+    pci_subsystem_vendor_id: Annotated[str, Field(pattern=_PCI_ID)]
+    hdk_version: str
+    tool_version: str
+    create_time: Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")]
+    dcp_sha256: Annotated[str, Field(pattern=r"^[0-9a-fA-F]{64}$")]
+
+
+PCI_ID_FIELDS = ("pci_vendor_id", "pci_device_id", "pci_subsystem_id", "pci_subsystem_vendor_id")
+
+
+class ImageRecord(BaseModel):
+    """One image as the catalog holds it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    project_id: str
+    name: str
+    description: str | None
+    dcp_location: str
+    log_directory: str | None
+    status: ImageStatus
+    message: str | None
+    size_mb: int | None
+    metadata: dict[str, Any]
+    flow_run_id: str | None
+    attempts: int
+    protected: bool
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def request(self) -> FpgaImageRequest:
+        return FpgaImageRequest(
+            dcp_location=self.dcp_location,
+            log_directory=self.log_directory,
+            name=self.name,
+            description=self.description,
+        )

@@ -1,0 +1,65 @@
+"""Sample DCPs for the demo and the tests: valid ZIPs with a realistic `dcp.xml`.
+
+A sample may carry an emulator fault (a member named EMULATOR_FAULT_MEMBER). Only the Vivado emulator
+reads it; no DCP written by Vivado has such a member, so a real design can never trigger one.
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+from xml.sax.saxutils import quoteattr
+
+from afs.dcp import DCP_XML
+from afs.settings import VU9P_PART
+
+EMULATOR_FAULT_MEMBER = "afs_emulator_fault.txt"
+USER_TOP = "ul_pr_top"
+
+
+def sample_dcp_xml(*, part: str, top: str, product: str, version: str = "5") -> str:
+    files = [
+        ("EDIF", f"{top}.edf"),
+        ("XDEF", f"{top}.xdef"),
+        ("PHYSDB", f"{top}.phys"),
+        ("XDC", f"{top}_early.xdc"),
+        ("XDC", f"{top}.xdc"),
+    ]
+    file_lines = "".join(
+        f"    <File Type={quoteattr(kind)} Name={quoteattr(name)}/>\n" for kind, name in files
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes" ?>\n'
+        f'<Root MajorVersion="0" MinorVersion="36">\n'
+        f'  <Checkpoint Version="{version}" Minor="0">\n'
+        f"    <PRODUCT Name={quoteattr(product)}/>\n"
+        f"    <Part Name={quoteattr(part)}/>\n"
+        f"    <Top Name={quoteattr(top)}/>\n"
+        '    <OutOfContext Name="false"/>\n'
+        f"{file_lines}"
+        "  </Checkpoint>\n"
+        "</Root>\n"
+    )
+
+
+def write_sample_dcp(
+    path: Path,
+    *,
+    part: str = VU9P_PART,
+    top: str = USER_TOP,
+    product: str = "Vivado v2017.2 (64-bit)",
+    emulator_fault: str | None = None,
+    payload_bytes: int = 64 * 1024,
+) -> Path:
+    """Write a sample DCP to `path`; `payload_bytes` of netlist data make it realistically opaque."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(DCP_XML, sample_dcp_xml(part=part, top=top, product=product))
+        archive.writestr(f"{top}.edf", f"(edif {top} (edifVersion 2 0 0))\n")
+        archive.writestr(f"{top}.xdef", os.urandom(payload_bytes))
+        archive.writestr(f"{top}.phys", os.urandom(payload_bytes // 4))
+        archive.writestr(f"{top}_early.xdc", "create_clock -period 4.000 [get_ports clk]\n")
+        archive.writestr(f"{top}.xdc", "")
+        if emulator_fault is not None:
+            archive.writestr(EMULATOR_FAULT_MEMBER, emulator_fault)
+    return path

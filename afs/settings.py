@@ -1,0 +1,85 @@
+"""The factory's one settings object (environment prefix `AFS_`)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+VU9P_PART = "xcvu9p-flgb2104-2-i"
+EMULATOR_COMMAND = "afs-vivado-emulator"
+
+
+class TenantStorage(BaseModel):
+    """How the factory reaches one project's buckets: its own endpoint, keys and bucket list."""
+
+    endpoint: str | None = Field(None, description="S3/OBS endpoint URL; None means AFS_OBS_ENDPOINT")
+    region: str = "cn-north-1"
+    access_key: SecretStr
+    secret_key: SecretStr
+    buckets: list[str] = Field(description="buckets this project owns; no other bucket is read")
+
+
+def emulator_binary() -> str:
+    """The Vivado emulator installed beside this interpreter (the embedded default's `vivado`)."""
+    beside = Path(sys.executable).parent / EMULATOR_COMMAND
+    return str(beside) if beside.exists() else (shutil.which(EMULATOR_COMMAND) or EMULATOR_COMMAND)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AFS_", env_nested_delimiter="__")
+
+    home: Path = Field(Path.home() / ".afs", description="where all local state lives")
+    catalog_url: str | None = Field(None, description="SQLAlchemy URL; default SQLite in home")
+
+    obs_endpoint: str | None = Field(None, description="S3/OBS endpoint; None: local dev store")
+    obs_region: str = "cn-north-1"
+    image_store_bucket: str = "afs-image-store"
+    image_store_access_key: SecretStr = SecretStr("afs-image-store")
+    image_store_secret_key: SecretStr = SecretStr("afs-image-store-secret")
+
+    tenants_file: Path | None = Field(
+        None, description="JSON {project_id: TenantStorage}; default <home>/tenants.json"
+    )
+
+    allowed_shell_ids: list[str] = ["0x01010029", "0x01210101"]
+    # Tool version (manifest `tool_version`) -> the vivado binary that builds it.
+    vivado_binaries: dict[str, str] = Field(
+        default_factory=lambda: {"2017.2": emulator_binary(), "2017.4.op": emulator_binary()}
+    )
+    build_timeout_seconds: int = 4 * 3600
+
+    max_tarball_bytes: int = 2 * 1024**3
+    max_tar_members: int = 64
+    max_manifest_bytes: int = 64 * 1024
+
+    deployment_name: str = "create-fpga-image/create-fpga-image"
+
+    @property
+    def catalog_database_url(self) -> str:
+        return self.catalog_url or f"sqlite:///{self.home / 'catalog.db'}"
+
+    @property
+    def tenants_path(self) -> Path:
+        return self.tenants_file or self.home / "tenants.json"
+
+    @property
+    def builds_dir(self) -> Path:
+        return self.home / "builds"
+
+    def tenant_storage(self, project_id: str) -> TenantStorage | None:
+        path = self.tenants_path
+        if not path.exists():
+            return None
+        entry = json.loads(path.read_text()).get(project_id)
+        return TenantStorage.model_validate(entry) if entry is not None else None
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,67 @@
+"""Test-session set-up: real servers over HTTP, started once, stopped at the end.
+
+The environment is fixed here, before anything imports prefect or reads settings, so every test and
+every flow run in this process talks to the same Prefect server and S3 endpoint.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+_SESSION_DIR = Path(tempfile.mkdtemp(prefix="afs-tests-"))
+_PREFECT_PORT = None
+
+
+def _configure_environment() -> None:
+    from afs.localstack import free_port, prefect_environment
+
+    global _PREFECT_PORT
+    _PREFECT_PORT = free_port()
+    api_url = f"http://127.0.0.1:{_PREFECT_PORT}/api"
+    os.environ.update(prefect_environment(_SESSION_DIR / "prefect", api_url))
+    os.environ["AFS_HOME"] = str(_SESSION_DIR / "afs-home")
+
+
+_configure_environment()
+
+
+@pytest.fixture(scope="session")
+def session_dir() -> Path:
+    return _SESSION_DIR
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(session_dir: Path) -> Iterator[str]:
+    """moto's S3 server in its own process, over HTTP."""
+    from afs.localstack import s3_server
+
+    with s3_server(session_dir / "logs") as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(scope="session")
+def prefect_api(session_dir: Path) -> Iterator[str]:
+    """A real Prefect server (SQLite) at the PREFECT_API_URL this session was configured with."""
+    from afs.localstack import prefect_server
+
+    with prefect_server(session_dir / "prefect", port=_PREFECT_PORT) as api_url:
+        yield api_url
+
+
+@pytest.fixture
+def s3_client(s3_endpoint: str):
+    """A boto3 client with moto's accepted development credentials."""
+    import boto3
+
+    return boto3.client(
+        "s3",
+        endpoint_url=s3_endpoint,
+        region_name="cn-north-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
