@@ -50,8 +50,9 @@ def stop(process: subprocess.Popen, grace: float = 10) -> None:
 
 
 def start(
-    command: list[str], health_url: str, log: Path, env: dict[str, str], timeout: float
+    command: list[str], health_url: str | None, log: Path, env: dict[str, str], timeout: float
 ) -> subprocess.Popen:
+    """Start `command` in its own process group; wait for `health_url` to answer, if given."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
         process = subprocess.Popen(
@@ -61,6 +62,8 @@ def start(
             env=env,
             start_new_session=True,
         )
+    if health_url is None:
+        return process
     try:
         wait_until_healthy(health_url, process, timeout, log)
     except BaseException:

@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import sys
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 VU9P_PART = "xcvu9p-flgb2104-2-i"
 EMULATOR_COMMAND = "afs-vivado-emulator"
-
-
-class TenantStorage(BaseModel):
-    """How the factory reaches one project's buckets: its own endpoint, keys and bucket list."""
-
-    endpoint: str | None = Field(None, description="S3/OBS endpoint URL; None means AFS_OBS_ENDPOINT")
-    region: str = "cn-north-1"
-    access_key: SecretStr
-    secret_key: SecretStr
-    buckets: list[str] = Field(description="buckets this project owns; no other bucket is read")
 
 
 def emulator_binary() -> str:
@@ -44,7 +33,7 @@ class Settings(BaseSettings):
     image_store_secret_key: SecretStr = SecretStr("afs-image-store-secret")
 
     tenants_file: Path | None = Field(
-        None, description="JSON {project_id: TenantStorage}; default <home>/tenants.json"
+        None, description="JSON {project_id: tenant storage}; default <home>/tenants.json"
     )
 
     allowed_shell_ids: list[str] = ["0x01010029", "0x01210101"]
@@ -58,8 +47,6 @@ class Settings(BaseSettings):
     max_tar_members: int = 64
     max_manifest_bytes: int = 64 * 1024
 
-    deployment_name: str = "create-fpga-image/create-fpga-image"
-
     @property
     def catalog_database_url(self) -> str:
         return self.catalog_url or f"sqlite:///{self.home / 'catalog.db'}"
@@ -72,12 +59,10 @@ class Settings(BaseSettings):
     def builds_dir(self) -> Path:
         return self.home / "builds"
 
-    def tenant_storage(self, project_id: str) -> TenantStorage | None:
-        path = self.tenants_path
-        if not path.exists():
-            return None
-        entry = json.loads(path.read_text()).get(project_id)
-        return TenantStorage.model_validate(entry) if entry is not None else None
+    @property
+    def shells_dir(self) -> Path:
+        """Static shell checkpoints, one `<shell_id>.dcp` each."""
+        return self.home / "shells"
 
 
 @lru_cache

@@ -1,0 +1,208 @@
+"""The steps of one image build, without Prefect: each flow task calls one of these.
+
+Every failure leaves here as an ImageBuildError carrying its cause, so the flow only has to record
+the message and deliver the logs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from afs import storage
+from afs.aei import write_aei
+from afs.archive import ArchiveLimits, CheckedInput, check_tarball
+from afs.errors import FailureCause, ImageBuildError
+from afs.models import FpgaImageRequest
+from afs.settings import Settings
+from afs.tcl import BuildScriptInputs, render_build_script
+from afs.tenants import (
+    BucketNotOwned,
+    TenantNotConfigured,
+    TenantStorage,
+    image_store_client,
+    load_tenant,
+    tenant_client,
+)
+from afs.vivado.runner import VivadoConfigError, VivadoRun, run_vivado, vivado_binary_for
+from afs.workspace import Workspace
+
+_STORAGE_CAUSES: dict[type[storage.StorageError], FailureCause] = {
+    storage.ObjectInaccessible: FailureCause.INACCESSIBLE_INPUT,
+    storage.ObjectTooLarge: FailureCause.INPUT_SIZE_ILLEGAL,
+    storage.StorageUnavailable: FailureCause.STORAGE_UNAVAILABLE,
+}
+
+
+class BuildJob(BaseModel):
+    """One image to build: who asked, what for. Holds no secret, so it may travel as a parameter."""
+
+    image_id: str
+    project_id: str
+    request: FpgaImageRequest
+
+
+class ImageFile(BaseModel):
+    location: str
+    size_mb: int
+    metadata: dict[str, Any]
+
+
+def storage_failure(error: storage.StorageError) -> ImageBuildError:
+    return ImageBuildError(_STORAGE_CAUSES.get(type(error), FailureCause.INTERNAL_ERROR), str(error))
+
+
+def tenant_for(settings: Settings, job: BuildJob) -> TenantStorage:
+    """The project's storage, if the DCP's bucket is one of its own."""
+    try:
+        tenant = load_tenant(settings, job.project_id)
+        tenant.require_bucket(job.request.dcp_bucket)
+    except (TenantNotConfigured, BucketNotOwned) as exc:
+        raise ImageBuildError(
+            FailureCause.INACCESSIBLE_INPUT, f"{job.request.dcp_location}: {exc}"
+        ) from exc
+    return tenant
+
+
+def check_input_reachable(settings: Settings, job: BuildJob) -> int:
+    """Size of the DCP tarball, proving the project may read it."""
+    client = tenant_client(settings, tenant_for(settings, job))
+    try:
+        size = storage.head_object(client, job.request.dcp_bucket, job.request.dcp_key)
+    except storage.StorageError as exc:
+        raise storage_failure(exc) from exc
+    if size > settings.max_tarball_bytes:
+        raise ImageBuildError(
+            FailureCause.INPUT_SIZE_ILLEGAL,
+            f"{job.request.dcp_location} is {size} bytes; the limit is {settings.max_tarball_bytes}",
+        )
+    return size
+
+
+def fetch_input(settings: Settings, job: BuildJob, workspace: Workspace) -> storage.Download:
+    client = tenant_client(settings, tenant_for(settings, job))
+    try:
+        return storage.download_object(
+            client,
+            job.request.dcp_bucket,
+            job.request.dcp_key,
+            workspace.input_tarball,
+            max_bytes=settings.max_tarball_bytes,
+        )
+    except storage.StorageError as exc:
+        raise storage_failure(exc) from exc
+
+
+def check_input(settings: Settings, workspace: Workspace) -> CheckedInput:
+    return check_tarball(
+        workspace.input_tarball,
+        workspace.input_dir,
+        limits=ArchiveLimits(
+            max_members=settings.max_tar_members,
+            max_member_bytes=settings.max_tarball_bytes,
+            max_manifest_bytes=settings.max_manifest_bytes,
+        ),
+        allowed_shell_ids=settings.allowed_shell_ids,
+        allowed_tool_versions=settings.vivado_binaries.keys(),
+    )
+
+
+def write_build_script(
+    settings: Settings, job: BuildJob, workspace: Workspace, checked: CheckedInput
+) -> BuildScriptInputs:
+    shell_dcp = settings.shells_dir / f"{checked.manifest.shell_id}.dcp"
+    if not shell_dcp.is_file():
+        raise ImageBuildError(
+            FailureCause.INTERNAL_ERROR,
+            f"the static checkpoint of shell {checked.manifest.shell_id} is not installed",
+        )
+    inputs = BuildScriptInputs(
+        image_id=job.image_id,
+        user_dcp=checked.dcp_path,
+        shell_dcp=shell_dcp,
+        output_dir=workspace.output_dir,
+        reports_dir=workspace.reports_dir,
+    )
+    workspace.build_script.write_text(render_build_script(inputs))
+    return inputs
+
+
+def build_bitstream(
+    settings: Settings,
+    workspace: Workspace,
+    checked: CheckedInput,
+    on_line: Callable[[str], None] | None = None,
+) -> VivadoRun:
+    try:
+        binary = vivado_binary_for(checked.manifest.tool_version, settings.vivado_binaries)
+    except VivadoConfigError as exc:
+        raise ImageBuildError(FailureCause.INTERNAL_ERROR, str(exc)) from exc
+    workspace.vivado_dir.mkdir(parents=True, exist_ok=True)
+    return run_vivado(
+        binary,
+        workspace.build_script,
+        workspace.vivado_dir,
+        timeout_seconds=settings.build_timeout_seconds,
+        on_line=on_line,
+    )
+
+
+def image_metadata(job: BuildJob, checked: CheckedInput, run: VivadoRun) -> dict[str, Any]:
+    return {
+        "manifest": checked.manifest.model_dump(),
+        "dcp": {
+            "part": checked.dcp.part,
+            "top": checked.dcp.top,
+            "product": checked.dcp.product,
+            "sha256": checked.dcp_sha256,
+        },
+        "toolchain": run.tool_identity,
+        "image_id": job.image_id,
+        "project_id": job.project_id,
+    }
+
+
+def store_image(
+    settings: Settings,
+    job: BuildJob,
+    workspace: Workspace,
+    metadata: dict[str, Any],
+    bitstream: Path,
+) -> ImageFile:
+    """Write the image file and put it in the factory's image store (never the tenant's bucket)."""
+    if not bitstream.is_file():
+        raise ImageBuildError(
+            FailureCause.BITSTREAM_GENERATE_ERROR, f"vivado wrote no partial bitstream {bitstream.name}"
+        )
+    write_aei(workspace.image_file, metadata, bitstream)
+    key = f"{job.project_id}/{job.image_id}.aei"
+    client = image_store_client(settings)
+    try:
+        storage.ensure_bucket(client, settings.image_store_bucket)
+        storage.upload_file(
+            client, workspace.image_file, settings.image_store_bucket, key,
+            content_type="application/octet-stream",
+        )  # fmt: skip
+    except storage.StorageError as exc:
+        raise storage_failure(exc) from exc
+    size_mb = max(1, math.ceil(workspace.image_file.stat().st_size / 2**20))
+    return ImageFile(
+        location=f"{settings.image_store_bucket}:{key}", size_mb=size_mb, metadata=metadata
+    )
+
+
+def deliver_logs(settings: Settings, job: BuildJob, tarball: Path) -> str:
+    """Upload the log tarball to the tenant's bucket (DESIGN.md "The logs tarball"); `bucket:key`."""
+    bucket, key = job.request.dcp_bucket, job.request.log_tarball_key(job.image_id)
+    try:
+        client = tenant_client(settings, tenant_for(settings, job))
+        storage.upload_file(client, tarball, bucket, key)
+    except ImageBuildError as exc:
+        raise ImageBuildError(FailureCause.LOG_UPLOAD_FAILED, exc.text) from exc
+    except storage.StorageError as exc:
+        raise ImageBuildError(FailureCause.LOG_UPLOAD_FAILED, str(exc)) from exc
+    return f"{bucket}:{key}"

@@ -1,0 +1,106 @@
+"""The `afs` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from afs.demo import run_demo
+    from afs.status import ImageStatus
+
+    record = run_demo(args.home.resolve())
+    return 0 if record.status is ImageStatus.ACTIVE else 1
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from prefect import serve
+
+    from deployments import factory_deployments
+
+    serve(*factory_deployments(), limit=args.limit, print_starting_message=False)
+    return 0
+
+
+def _dispatcher(args: argparse.Namespace) -> int:
+    import time
+
+    from afs.catalog import default_catalog
+    from afs.dispatch import deployment_starter, dispatch_pending
+    from deployments import CREATE_DEPLOYMENT_PATH
+
+    start_run = deployment_starter(CREATE_DEPLOYMENT_PATH)
+    while True:
+        dispatch_pending(default_catalog(), start_run)
+        time.sleep(args.interval)
+
+
+def _pack(args: argparse.Namespace) -> int:
+    from afs.archive import pack
+
+    try:
+        manifest = pack(
+            args.dcp, args.output, shell_id=args.shell_id, tool_version=args.tool_version
+        )
+    except ValueError as exc:
+        print(f"afs pack: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(manifest.model_dump(), indent=2))
+    return 0
+
+
+def _dcp_info(args: argparse.Namespace) -> int:
+    from afs.dcp import DcpError, read_dcp
+
+    try:
+        info = read_dcp(args.path)
+    except DcpError as exc:
+        print(f"afs dcp info: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(info.model_dump(), indent=2))
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="afs", description="FPGA image factory")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser("demo", help="build one sample image on the embedded stack")
+    demo.add_argument("--home", type=Path, default=Path(".afs-demo"), help="wiped and reused")
+    demo.set_defaults(run=_demo)
+
+    worker = commands.add_parser("worker", help="serve the factory's deployments")
+    worker.add_argument("--limit", type=int, default=None, help="concurrent builds (licences)")
+    worker.set_defaults(run=_worker)
+
+    dispatcher = commands.add_parser("dispatcher", help="turn initialing images into flow runs")
+    dispatcher.add_argument("--interval", type=float, default=1.0)
+    dispatcher.set_defaults(run=_dispatcher)
+
+    pack = commands.add_parser("pack", help="build a tenant DCP tarball with its manifest")
+    pack.add_argument("dcp", type=Path)
+    pack.add_argument("--shell-id", required=True)
+    pack.add_argument("--tool-version", required=True)
+    pack.add_argument("-o", "--output", type=Path, required=True)
+    pack.set_defaults(run=_pack)
+
+    dcp = commands.add_parser("dcp", help="design checkpoint tools")
+    dcp_commands = dcp.add_subparsers(dest="dcp_command", required=True)
+    info = dcp_commands.add_parser("info", help="print part, product, top, version as JSON")
+    info.add_argument("path", type=Path)
+    info.set_defaults(run=_dcp_info)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

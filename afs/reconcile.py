@@ -1,0 +1,42 @@
+"""Reconciliation: the catalog catches up with Prefect for every unfinished image.
+
+Hooks run in the flow's process and a killed worker runs none, so this pass reads the state of each
+unfinished image's run and writes the status it stands for; a run that is gone frees the quota.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from prefect.client.schemas.objects import StateType
+from pydantic import BaseModel
+
+from afs.catalog import Catalog
+from afs.errors import FailureCause
+from afs.lifecycle import record_run_state
+from afs.status import ImageStatus, image_status_for
+
+
+class RunState(BaseModel):
+    type: StateType
+    message: str | None = None
+
+
+def reconcile_images(catalog: Catalog, read_run_state: Callable[[str], RunState | None]) -> int:
+    """Returns how many images changed status."""
+    changed = 0
+    for record in catalog.unfinished():
+        if record.flow_run_id is None or record.status is ImageStatus.DELETING:
+            continue  # not dispatched yet (the dispatcher's job), or owned by a delete run
+        state = read_run_state(record.flow_run_id)
+        if state is None:
+            message = f"{FailureCause.WORKER_CRASHED.value}: flow run {record.flow_run_id} is gone"
+            updated = catalog.mark_error(record.id, message)
+        else:
+            if image_status_for(state.type) is record.status:
+                continue
+            updated = record_run_state(
+                catalog, record.id, state.type, state.message, record.flow_run_id
+            )
+        changed += updated is not None
+    return changed

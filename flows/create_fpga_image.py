@@ -1,0 +1,131 @@
+"""One flow run per image: DCP tarball in the tenant's bucket -> image file + log tarball."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+from prefect import flow, get_run_logger
+from prefect.client.schemas.objects import FlowRun, State
+from prefect.runtime import flow_run as current_run
+from pydantic import Field
+
+from afs.build import BuildJob, ImageFile, image_metadata
+from afs.catalog import default_catalog
+from afs.errors import FailureCause, ImageBuildError
+from afs.lifecycle import record_run_state
+from afs.logbundle import BuildOutcome
+from afs.models import IMAGE_ID_PATTERN, PROJECT_ID_PATTERN, FpgaImageRequest
+from afs.settings import get_settings
+from afs.status import ImageStatus
+from afs.workspace import Workspace
+from tasks.check_archive import check_archive
+from tasks.fetch_dcp import fetch_dcp
+from tasks.mark_active import mark_active
+from tasks.package_logs import package_logs
+from tasks.render_tcl import render_tcl
+from tasks.run_vivado import run_vivado
+from tasks.upload import upload_image, upload_logs
+from tasks.validate import validate
+
+ProjectId = Annotated[
+    str, Field(pattern=PROJECT_ID_PATTERN, description="the tenant's project id (32 hex)")
+]
+ImageId = Annotated[
+    str | None,
+    Field(
+        pattern=IMAGE_ID_PATTERN,
+        description="set by the API's dispatcher; leave empty to register a new image",
+    ),
+]
+
+
+def _run_name() -> str:
+    image_id = current_run.parameters.get("image_id")
+    return f"image-{image_id}" if image_id else "image-new"
+
+
+def _record_state(flow: object, run: FlowRun, state: State) -> None:
+    """Hook: write the image status this run state stands for (DESIGN.md status table)."""
+    catalog = default_catalog()
+    image_id = run.parameters.get("image_id") or catalog.image_of_flow_run(str(run.id))
+    if image_id is not None:
+        record_run_state(catalog, image_id, state.type, state.message, str(run.id))
+
+
+@contextmanager
+def _pipeline_log(workspace: Workspace) -> Iterator[None]:
+    """Copy this run's log records into the workspace so they reach the tenant's log tarball."""
+    handler = logging.FileHandler(workspace.pipeline_log)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    loggers = [logging.getLogger(name) for name in ("prefect.flow_runs", "prefect.task_runs")]
+    for logger in loggers:
+        logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeHandler(handler)
+        handler.close()
+
+
+def _attempt_build(
+    job: BuildJob, workspace: Workspace
+) -> tuple[ImageFile, None] | tuple[None, ImageBuildError]:
+    try:
+        fetch_dcp(job, workspace)
+        checked = check_archive(workspace)
+        script = render_tcl(job, workspace, checked)
+        vivado_run = run_vivado(workspace, checked)
+        metadata = image_metadata(job, checked, vivado_run)
+        return upload_image(job, workspace, metadata, script.partial_bin), None
+    except ImageBuildError as exc:
+        return None, exc
+    except Exception as exc:
+        get_run_logger().exception("unexpected failure")
+        return None, ImageBuildError(FailureCause.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}")
+
+
+@flow(
+    name="create-fpga-image",
+    flow_run_name=_run_name,
+    description="Build one FPGA image from a DCP tarball in the tenant's bucket.",
+    persist_result=False,
+    on_running=[_record_state],
+    on_failure=[_record_state],
+    on_crashed=[_record_state],
+    on_cancellation=[_record_state],
+)
+def create_fpga_image(
+    image: FpgaImageRequest, project_id: ProjectId, image_id: ImageId = None
+) -> str:
+    """Returns the image id; the image ends `active`, or `error` with `CODE: text` as message."""
+    job = validate(image, project_id, image_id)
+    catalog = default_catalog()
+    workspace = Workspace.create(get_settings().builds_dir, job.image_id)
+    try:
+        with _pipeline_log(workspace):
+            image_file, failure = _attempt_build(job, workspace)
+            if failure is None:
+                outcome = BuildOutcome(image_id=job.image_id, status=ImageStatus.ACTIVE)
+            else:
+                get_run_logger().error("%s", failure.message)
+                catalog.mark_error(job.image_id, failure.message)
+                outcome = BuildOutcome(
+                    image_id=job.image_id, status=ImageStatus.ERROR, message=failure.message
+                )
+            tarball = package_logs(workspace, outcome)
+        try:
+            upload_logs(job, tarball)
+        except ImageBuildError as exc:
+            # A build that failed keeps its own cause; a good build without its logs is an error.
+            catalog.mark_error(job.image_id, exc.message)
+            failure = failure or exc
+    finally:
+        workspace.remove()
+    if failure is not None:
+        raise failure
+    mark_active(job, image_file)
+    return job.image_id

@@ -1,0 +1,27 @@
+"""Scheduled: bring the catalog in line with Prefect's run states (see afs/reconcile.py)."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from prefect import flow, get_client, get_run_logger
+from prefect.exceptions import ObjectNotFound
+
+from afs.catalog import default_catalog
+from afs.reconcile import RunState, reconcile_images
+
+
+def _read_run_state(flow_run_id: str) -> RunState | None:
+    with get_client(sync_client=True) as client:
+        try:
+            run = client.read_flow_run(UUID(flow_run_id))
+        except ObjectNotFound:
+            return None
+    return RunState(type=run.state.type, message=run.state.message) if run.state else None
+
+
+@flow(name="reconcile-fpga-images", persist_result=False)
+def reconcile_fpga_images() -> int:
+    changed = reconcile_images(default_catalog(), _read_run_state)
+    get_run_logger().info("%d image(s) brought in line with their runs", changed)
+    return changed

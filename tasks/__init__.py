@@ -1,0 +1,1 @@
+"""Prefect tasks: thin I/O glue, one step each, around functions in `afs`."""

@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+from prefect import get_run_logger, task
+
+from afs.archive import CheckedInput
+from afs.build import check_input
+from afs.settings import get_settings
+from afs.workspace import Workspace
+
+
+@task(name="check-archive")
+def check_archive(workspace: Workspace) -> CheckedInput:
+    checked = check_input(get_settings(), workspace)
+    get_run_logger().info(
+        "DCP %s for part %s, top %s, shell %s, tool %s",
+        checked.dcp_path.name,
+        checked.dcp.part,
+        checked.dcp.top,
+        checked.manifest.shell_id,
+        checked.manifest.tool_version,
+    )
+    return checked

@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+from prefect import task
+
+from afs.build import BuildJob, ImageFile
+from afs.catalog import default_catalog
+from afs.models import ImageRecord
+
+
+@task(name="mark-active")
+def mark_active(job: BuildJob, image: ImageFile) -> ImageRecord:
+    return default_catalog().mark_active(
+        job.image_id, size_mb=image.size_mb, metadata={**image.metadata, "image_file": image.location}
+    )

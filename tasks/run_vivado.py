@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from prefect import get_run_logger, task
+
+from afs.archive import CheckedInput
+from afs.build import build_bitstream
+from afs.settings import get_settings
+from afs.vivado.runner import VivadoRun
+from afs.workspace import Workspace
+
+
+@task(name="run-vivado")
+def run_vivado(workspace: Workspace, checked: CheckedInput) -> VivadoRun:
+    logger = get_run_logger()
+    run = build_bitstream(get_settings(), workspace, checked, on_line=logger.info)
+    logger.info("built with %s", run.tool_identity)
+    return run

@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from prefect import get_run_logger, task
+
+from afs.build import BuildJob, ImageFile, deliver_logs, store_image
+from afs.settings import get_settings
+from afs.workspace import Workspace
+
+
+@task(name="upload-image")
+def upload_image(
+    job: BuildJob, workspace: Workspace, metadata: dict[str, Any], bitstream: Path
+) -> ImageFile:
+    image = store_image(get_settings(), job, workspace, metadata, bitstream)
+    get_run_logger().info("image file stored at %s (%d MB)", image.location, image.size_mb)
+    return image
+
+
+@task(name="upload-logs")
+def upload_logs(job: BuildJob, tarball: Path) -> str:
+    location = deliver_logs(get_settings(), job, tarball)
+    get_run_logger().info("log tarball uploaded to %s", location)
+    return location

@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from prefect import get_client, task
+from prefect.runtime import flow_run
+
+from afs.build import BuildJob, check_input_reachable
+from afs.catalog import default_catalog
+from afs.dispatch import run_tags
+from afs.errors import FailureCause, ImageBuildError
+from afs.models import FpgaImageRequest
+from afs.settings import get_settings
+
+
+def _label_this_run(project_id: str, image_id: str) -> None:
+    """A run started from the UI learns its image id only now: name and tag it after the image."""
+    with get_client(sync_client=True) as client:
+        client.update_flow_run(
+            flow_run.id,
+            name=f"image-{image_id}",
+            tags=sorted({*flow_run.tags, *run_tags(project_id, image_id)}),
+        )
+
+
+@task(name="validate")
+def validate(image: FpgaImageRequest, project_id: str, image_id: str | None) -> BuildJob:
+    """Register the image if the run came from the UI (same quota), then check the input exists."""
+    catalog = default_catalog()
+    if image_id is None:
+        record = catalog.register(project_id, image)
+        catalog.record_attempt(record.id, str(flow_run.id))
+        _label_this_run(project_id, record.id)
+    else:
+        record = catalog.get(image_id)
+        if record.project_id != project_id or record.request != image:
+            raise ImageBuildError(
+                FailureCause.INTERNAL_ERROR,
+                f"run parameters do not match image {image_id} in the catalog",
+            )
+    job = BuildJob(image_id=record.id, project_id=project_id, request=image)
+    check_input_reachable(get_settings(), job)
+    return job
