@@ -7,7 +7,7 @@ from prefect.client.schemas.objects import StateType
 from afs.catalog import Catalog
 from afs.errors import FailureCause
 from afs.models import ImageRecord
-from afs.status import ImageStatus, image_status_for
+from afs.status import IN_CREATION, ImageStatus, image_status_for
 
 # The cause an image gets when its run ended badly without the pipeline recording a cause itself
 # (a killed worker, a cancel, an exception outside the build steps).
@@ -28,6 +28,7 @@ def unexplained_end_message(state_type: StateType, state_message: str | None) ->
 def record_run_state(
     catalog: Catalog,
     image_id: str,
+    project_id: str,
     state_type: StateType,
     state_message: str | None,
     flow_run_id: str,
@@ -37,12 +38,16 @@ def record_run_state(
     A finished image keeps the cause the pipeline recorded; only runs that ended without one (crash,
     cancel, unexpected error) get a cause from their state here, so the quota is never left held.
     """
+    record = catalog.get(image_id)
+    if record.project_id != project_id:
+        return None  # a run whose parameters name another project's image changes nothing
     status = image_status_for(state_type)
     if status is ImageStatus.CREATING:
+        if record.status not in IN_CREATION:
+            return None  # already finished (e.g. reconciled) before this hook ran
         return catalog.record_attempt(image_id, flow_run_id)
     if status is ImageStatus.ACTIVE:
         # The pipeline's last step marks the image active; a completed run that did not is a bug.
-        record = catalog.get(image_id)
         if record.status is ImageStatus.ACTIVE:
             return None
         return catalog.mark_error(image_id, unexplained_end_message(state_type, state_message))

@@ -36,7 +36,7 @@ def reconcile_images(catalog: Catalog, read_run_state: Callable[[str], RunState 
             if image_status_for(state.type) is record.status:
                 continue
             updated = record_run_state(
-                catalog, record.id, state.type, state.message, record.flow_run_id
+                catalog, record.id, record.project_id, state.type, state.message, record.flow_run_id
             )
         changed += updated is not None
     return changed

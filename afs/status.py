@@ -38,3 +38,33 @@ _STATUS_OF_STATE: dict[StateType, ImageStatus] = {
 def image_status_for(state_type: StateType) -> ImageStatus:
     """The image status a flow run in `state_type` stands for (DESIGN.md, "Image status")."""
     return _STATUS_OF_STATE[state_type]
+
+
+# Every status change the catalog accepts, source -> allowed targets. A status may repeat itself
+# while unfinished (a newer message or flow run); a finished image only moves on to be deleted, or
+# from error back to initialing when reprocessing retries a transient cause; a failed delete ends
+# in error.
+ALLOWED_TRANSITIONS: dict[ImageStatus, frozenset[ImageStatus]] = {
+    ImageStatus.INITIALING: frozenset(
+        {ImageStatus.INITIALING, ImageStatus.SCHEDULING, ImageStatus.CREATING, ImageStatus.ERROR}
+    ),
+    ImageStatus.SCHEDULING: frozenset(
+        {ImageStatus.SCHEDULING, ImageStatus.CREATING, ImageStatus.ERROR}
+    ),
+    ImageStatus.CREATING: frozenset(
+        {ImageStatus.SCHEDULING, ImageStatus.CREATING, ImageStatus.ACTIVE, ImageStatus.ERROR}
+    ),
+    ImageStatus.ACTIVE: frozenset({ImageStatus.DELETING}),
+    ImageStatus.ERROR: frozenset({ImageStatus.DELETING, ImageStatus.INITIALING}),
+    ImageStatus.DELETING: frozenset({ImageStatus.DELETING, ImageStatus.ERROR}),
+}
+
+
+def can_transition(source: ImageStatus, target: ImageStatus) -> bool:
+    """Whether the catalog may move an image from `source` to `target`."""
+    return target in ALLOWED_TRANSITIONS[source]
+
+
+def sources_of(target: ImageStatus) -> frozenset[ImageStatus]:
+    """Every status an image may reach `target` from."""
+    return frozenset(source for source, targets in ALLOWED_TRANSITIONS.items() if target in targets)

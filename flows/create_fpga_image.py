@@ -52,7 +52,9 @@ def _record_state(flow: object, run: FlowRun, state: State) -> None:
     catalog = default_catalog()
     image_id = run.parameters.get("image_id") or catalog.image_of_flow_run(str(run.id))
     if image_id is not None:
-        record_run_state(catalog, image_id, state.type, state.message, str(run.id))
+        record_run_state(
+            catalog, image_id, run.parameters["project_id"], state.type, state.message, str(run.id)
+        )
 
 
 @contextmanager

@@ -65,3 +65,24 @@ def s3_client(s3_endpoint: str):
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
     )
+
+
+@pytest.fixture(scope="session")
+def factory(s3_endpoint: str, prefect_api: str) -> Iterator[None]:
+    """The factory's settings pointed at this session's servers, with the sample shells installed."""
+    from afs.catalog import default_catalog
+    from afs.embedded import install_sample_shells
+    from afs.settings import get_settings
+
+    os.environ["AFS_OBS_ENDPOINT"] = s3_endpoint
+    get_settings.cache_clear()
+    default_catalog.cache_clear()
+    install_sample_shells(get_settings())
+    yield
+
+
+@pytest.fixture
+def tenant(factory: None, s3_endpoint: str):
+    from tests.factory import Tenant
+
+    return Tenant(s3_endpoint)

@@ -1,0 +1,100 @@
+"""Test helpers: tenants with their own buckets, tenant tarballs good and bad, image submission."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import tarfile
+import uuid
+from pathlib import Path
+from typing import Any
+
+from afs import storage
+from afs.archive import pack
+from afs.models import FpgaImageRequest
+from afs.samples import write_sample_dcp
+from afs.settings import get_settings
+from afs.tenants import TenantStorage, save_tenant, tenant_client
+
+
+class Tenant:
+    """A project with its own bucket on the test S3 server."""
+
+    def __init__(self, endpoint: str) -> None:
+        self.project_id = uuid.uuid4().hex
+        self.bucket = f"tenant-{self.project_id[:12]}"
+        self.storage = TenantStorage(
+            endpoint=endpoint,
+            access_key=f"ak-{self.project_id[:8]}",
+            secret_key=f"sk-{self.project_id}",
+            buckets=[self.bucket],
+        )
+        save_tenant(get_settings(), self.project_id, self.storage)
+        self.client = tenant_client(get_settings(), self.storage)
+        storage.ensure_bucket(self.client, self.bucket)
+
+    def put(self, key: str, data: bytes) -> str:
+        self.client.put_object(Bucket=self.bucket, Key=key, Body=data)
+        return f"{self.bucket}:{key}"
+
+    def get(self, key: str) -> bytes:
+        return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+
+    def request(self, key: str, **fields: Any) -> FpgaImageRequest:
+        return FpgaImageRequest(dcp_location=f"{self.bucket}:{key}", name="test-image", **fields)
+
+
+def sample_tarball(tmp_path: Path, *, emulator_fault: str | None = None, **pack_options) -> bytes:
+    """A correct tenant tarball as `afs pack` makes it (pack_options may tamper with it)."""
+    dcp = write_sample_dcp(tmp_path / "ul_pr_top_routed.dcp", emulator_fault=emulator_fault)
+    out = tmp_path / "dcp.tar"
+    options = {"shell_id": "0x01010029", "tool_version": "2017.2", **pack_options}
+    pack(dcp, out, **options)
+    return out.read_bytes()
+
+
+def manifest_for(dcp: bytes, **overrides: str) -> dict[str, str]:
+    return {
+        "version": "2.0",
+        "fpga_board": "vu9p_vb",
+        "fpga_vendor": "xilinx",
+        "fpga_chip": "vu9p",
+        "bitstream_format": "bin",
+        "flow_type": "vivado",
+        "shell_id": "0x01010029",
+        "pci_vendor_id": "0x19e5",
+        "pci_device_id": "0xD503",
+        "pci_subsystem_id": "0x4341",
+        "pci_subsystem_vendor_id": "0x19e5",
+        "hdk_version": "v1.2.1",
+        "tool_version": "2017.2",
+        "create_time": "2026-11-27 10:00:00",
+        "dcp_sha256": hashlib.sha256(dcp).hexdigest(),
+        **overrides,
+    }
+
+
+def tarball(members: dict[str, bytes]) -> bytes:
+    """A plain tar of regular files."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def json_bytes(value: Any) -> bytes:
+    return json.dumps(value).encode()
+
+
+def read_log_tarball(data: bytes) -> dict[str, bytes]:
+    """{name without the top directory: content} of a log tarball."""
+    with tarfile.open(fileobj=io.BytesIO(data)) as archive:
+        return {
+            member.name.split("/", 1)[1]: archive.extractfile(member).read()
+            for member in archive.getmembers()
+            if member.isfile()
+        }

@@ -1,0 +1,323 @@
+"""The create-fpga-image flow, run for real against the Prefect server and the S3 server.
+
+Each failure cause is produced by the input a tenant could upload, and read back where the tenant
+reads it: the image's message in the catalog and `status.json` in the log tarball.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from afs.aei import read_aei
+from afs.catalog import QuotaExceeded, default_catalog
+from afs.errors import FailureCause
+from afs.models import ImageRecord
+from afs.samples import write_sample_dcp
+from afs.settings import get_settings
+from afs.status import ImageStatus
+from afs.tenants import image_store_client
+from flows.create_fpga_image import create_fpga_image
+from tests.factory import (
+    Tenant,
+    json_bytes,
+    manifest_for,
+    read_log_tarball,
+    sample_tarball,
+    tarball,
+)
+
+DCP_KEY = "vu9p/dcp/design.tar"
+
+
+def build(tenant: Tenant, data: bytes, **request_fields) -> ImageRecord:
+    """Upload `data` as the tenant's tarball, register the image as the API does, run the flow."""
+    tenant.put(DCP_KEY, data)
+    request = tenant.request(DCP_KEY, **request_fields)
+    record = default_catalog().register(tenant.project_id, request)
+    create_fpga_image(
+        image=request, project_id=tenant.project_id, image_id=record.id, return_state=True
+    )
+    return default_catalog().get(record.id)
+
+
+def logs_of(tenant: Tenant, record: ImageRecord) -> dict[str, bytes]:
+    return read_log_tarball(tenant.get(record.request.log_tarball_key(record.id)))
+
+
+def assert_failed_with(tenant: Tenant, record: ImageRecord, cause: FailureCause, *words: str):
+    assert record.status is ImageStatus.ERROR
+    assert record.message.startswith(f"{cause.value}: "), record.message
+    for word in words:
+        assert word in record.message
+    status = json.loads(logs_of(tenant, record)["status.json"])
+    assert status == {"image_id": record.id, "status": "error", "message": record.message}
+
+
+# ---- success ----------------------------------------------------------------------------------
+
+
+def test_a_good_tarball_becomes_an_active_image_with_its_file_and_logs(
+    tenant: Tenant, tmp_path: Path
+) -> None:
+    record = build(tenant, sample_tarball(tmp_path), log_directory="vu9p/log")
+
+    assert record.status is ImageStatus.ACTIVE, record.message
+    assert record.message is None
+    assert record.size_mb >= 1
+    assert record.attempts == 1 and record.flow_run_id
+    assert record.metadata["manifest"]["shell_id"] == "0x01010029"
+    assert record.metadata["dcp"]["part"] == "xcvu9p-flgb2104-2-i"
+    assert "emulat" in record.metadata["toolchain"].lower()
+
+    logs = logs_of(tenant, record)
+    assert record.request.log_tarball_key(record.id) == f"vu9p/log/{record.id}_log.tar"
+    assert json.loads(logs["status.json"])["status"] == "active"
+    assert {"build.tcl", "pipeline.log", "manifest.json", "vivado/vivado.log"} <= set(logs)
+    assert any(name.startswith("reports/") for name in logs)
+    assert b"Exiting Vivado" in logs["vivado/vivado.log"]
+
+    bucket, _, key = record.metadata["image_file"].partition(":")
+    assert bucket == get_settings().image_store_bucket
+    assert key == f"{tenant.project_id}/{record.id}.aei"
+    image_path = tmp_path / "image.aei"
+    image_store_client(get_settings()).download_file(bucket, key, str(image_path))
+    image = read_aei(image_path)
+    assert image.metadata["image_id"] == record.id
+    assert image.bitstream_length > 0
+
+
+def test_without_a_log_directory_the_logs_land_beside_the_dcp(
+    tenant: Tenant, tmp_path: Path
+) -> None:
+    record = build(tenant, sample_tarball(tmp_path))
+    assert record.status is ImageStatus.ACTIVE, record.message
+    logs = read_log_tarball(tenant.get(f"vu9p/dcp/{record.id}_log.tar"))
+    assert json.loads(logs["status.json"])["status"] == "active"
+
+
+def test_no_secret_reaches_the_log_tarball_or_the_run_parameters(
+    tenant: Tenant, tmp_path: Path
+) -> None:
+    record = build(tenant, sample_tarball(tmp_path))
+    secret = tenant.storage.secret_key.get_secret_value().encode()
+    for name, content in logs_of(tenant, record).items():
+        assert secret not in content, name
+        assert tenant.storage.access_key.get_secret_value().encode() not in content, name
+
+
+# ---- failures ---------------------------------------------------------------------------------
+
+
+def test_a_missing_object_is_inaccessible_input(tenant: Tenant) -> None:
+    request = tenant.request("vu9p/dcp/absent.tar")
+    record = default_catalog().register(tenant.project_id, request)
+    create_fpga_image(
+        image=request, project_id=tenant.project_id, image_id=record.id, return_state=True
+    )
+    record = default_catalog().get(record.id)
+    assert_failed_with(tenant, record, FailureCause.INACCESSIBLE_INPUT, "absent.tar")
+
+
+def test_another_projects_bucket_is_refused_and_never_read(
+    tenant: Tenant, s3_endpoint: str, tmp_path: Path
+) -> None:
+    victim = Tenant(s3_endpoint)
+    victim.put(DCP_KEY, sample_tarball(tmp_path))
+    request = victim.request(DCP_KEY)
+    record = default_catalog().register(tenant.project_id, request)
+    create_fpga_image(
+        image=request, project_id=tenant.project_id, image_id=record.id, return_state=True
+    )
+    record = default_catalog().get(record.id)
+    assert record.status is ImageStatus.ERROR
+    assert record.message.startswith("INACCESSIBLE_INPUT: ")
+    assert victim.bucket in record.message
+    listed = victim.client.list_objects_v2(Bucket=victim.bucket)["Contents"]
+    assert [item["Key"] for item in listed] == [DCP_KEY], "nothing was written to the victim"
+
+
+def test_a_tampered_sha256_fails_integrity_with_both_hashes(
+    tenant: Tenant, tmp_path: Path
+) -> None:
+    record = build(tenant, sample_tarball(tmp_path, dcp_sha256="ab" * 32))
+    assert_failed_with(tenant, record, FailureCause.DCP_INTEGRITY_UNVERIFIED, "ab" * 32)
+
+
+def test_a_compressed_tarball_is_a_corrupt_archive(tenant: Tenant, tmp_path: Path) -> None:
+    import gzip
+
+    record = build(tenant, gzip.compress(sample_tarball(tmp_path)))
+    assert_failed_with(tenant, record, FailureCause.CORRUPT_ARCHIVE)
+
+
+def test_a_symlink_member_is_a_corrupt_archive(tenant: Tenant, tmp_path: Path) -> None:
+    import io
+    import tarfile
+
+    buffer = io.BytesIO(sample_tarball(tmp_path))
+    with tarfile.open(fileobj=buffer, mode="a") as archive:
+        link = tarfile.TarInfo("escape")
+        link.type = tarfile.SYMTYPE
+        link.linkname = "/etc/passwd"
+        archive.addfile(link)
+    record = build(tenant, buffer.getvalue())
+    assert_failed_with(tenant, record, FailureCause.CORRUPT_ARCHIVE, "escape")
+
+
+def test_too_many_members_is_an_illegal_input_size(tenant: Tenant, tmp_path: Path) -> None:
+    dcp = write_sample_dcp(tmp_path / "d.dcp").read_bytes()
+    members = {"d.dcp": dcp, "manifest.json": json_bytes(manifest_for(dcp))}
+    members |= {f"extra{i}.txt": b"x" for i in range(get_settings().max_tar_members)}
+    record = build(tenant, tarball(members))
+    assert_failed_with(tenant, record, FailureCause.INPUT_SIZE_ILLEGAL)
+
+
+def test_a_tarball_without_a_manifest(tenant: Tenant, tmp_path: Path) -> None:
+    dcp = write_sample_dcp(tmp_path / "d.dcp").read_bytes()
+    record = build(tenant, tarball({"d.dcp": dcp}))
+    assert_failed_with(tenant, record, FailureCause.MANIFEST_NOT_FOUND)
+
+
+@pytest.mark.parametrize(
+    ("manifest", "word"),
+    [
+        (b"{not json", "manifest"),
+        (json_bytes(["a", "list"]), "manifest"),
+        (json_bytes({"version": "2.0"}), "shell_id"),
+    ],
+)
+def test_a_broken_manifest(tenant: Tenant, tmp_path: Path, manifest: bytes, word: str) -> None:
+    dcp = write_sample_dcp(tmp_path / "d.dcp").read_bytes()
+    record = build(tenant, tarball({"d.dcp": dcp, "manifest.json": manifest}))
+    assert_failed_with(tenant, record, FailureCause.MANIFEST_PARSE_FAILED, word)
+
+
+def test_a_tarball_without_a_dcp(tenant: Tenant) -> None:
+    manifest = manifest_for(b"")
+    record = build(tenant, tarball({"manifest.json": json_bytes(manifest)}))
+    assert_failed_with(tenant, record, FailureCause.DCP_NOT_FOUND)
+
+
+@pytest.mark.parametrize(
+    "dcp",
+    [b"this is not a zip", b"PK\x03\x04 truncated zip"],
+)
+def test_a_dcp_that_is_not_a_zip_is_corrupt(tenant: Tenant, dcp: bytes) -> None:
+    members = {"d.dcp": dcp, "manifest.json": json_bytes(manifest_for(dcp))}
+    record = build(tenant, tarball(members))
+    assert_failed_with(tenant, record, FailureCause.DCP_CORRUPT, "d.dcp")
+
+
+def test_a_dcp_without_dcp_xml_is_corrupt(tenant: Tenant, tmp_path: Path) -> None:
+    path = tmp_path / "d.dcp"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("top.edf", "(edif)")
+    dcp = path.read_bytes()
+    members = {"d.dcp": dcp, "manifest.json": json_bytes(manifest_for(dcp))}
+    record = build(tenant, tarball(members))
+    assert_failed_with(tenant, record, FailureCause.DCP_CORRUPT, "dcp.xml")
+
+
+def test_a_dcp_for_another_part(tenant: Tenant, tmp_path: Path) -> None:
+    dcp = write_sample_dcp(tmp_path / "d.dcp", part="xcku115-flvb2104-2-e").read_bytes()
+    members = {"d.dcp": dcp, "manifest.json": json_bytes(manifest_for(dcp))}
+    record = build(tenant, tarball(members))
+    assert_failed_with(
+        tenant, record, FailureCause.PART_MISMATCH, "xcku115-flvb2104-2-e", "xcvu9p-flgb2104-2-i"
+    )
+
+
+def test_a_shell_id_not_allowed(tenant: Tenant, tmp_path: Path) -> None:
+    record = build(tenant, sample_tarball(tmp_path, shell_id="0x0badbeef"))
+    assert_failed_with(tenant, record, FailureCause.SHELL_VERSION_INVALID, "0x0badbeef")
+
+
+def test_a_tool_version_not_allowed(tenant: Tenant, tmp_path: Path) -> None:
+    record = build(tenant, sample_tarball(tmp_path, tool_version="2016.1"))
+    assert_failed_with(tenant, record, FailureCause.TOOL_VERSION_INVALID, "2016.1")
+
+
+def test_a_bad_pci_id(tenant: Tenant, tmp_path: Path) -> None:
+    dcp = write_sample_dcp(tmp_path / "d.dcp").read_bytes()
+    manifest = manifest_for(dcp, pci_device_id="0xZZ")
+    record = build(tenant, tarball({"d.dcp": dcp, "manifest.json": json_bytes(manifest)}))
+    assert_failed_with(tenant, record, FailureCause.PCIID_SYNTAX_INVALID, "pci_device_id")
+
+
+def test_a_timing_violation_in_vivado_names_the_first_error(
+    tenant: Tenant, tmp_path: Path
+) -> None:
+    record = build(tenant, sample_tarball(tmp_path, emulator_fault="timing_violation"))
+    assert_failed_with(tenant, record, FailureCause.TIMING_VIOLATION, "ERROR:")
+    assert b"ERROR:" in logs_of(tenant, record)["vivado/vivado.log"]
+
+
+# ---- the run and the catalog ------------------------------------------------------------------
+
+
+def test_a_failed_image_frees_the_projects_quota(tenant: Tenant, tmp_path: Path) -> None:
+    failed = build(tenant, sample_tarball(tmp_path, dcp_sha256="cd" * 32))
+    assert failed.status is ImageStatus.ERROR
+    assert build(tenant, sample_tarball(tmp_path)).status is ImageStatus.ACTIVE
+
+
+def test_a_run_from_the_prefect_ui_registers_its_own_image(
+    tenant: Tenant, tmp_path: Path
+) -> None:
+    from prefect import get_client
+
+    tenant.put(DCP_KEY, sample_tarball(tmp_path))
+    state = create_fpga_image(
+        image=tenant.request(DCP_KEY), project_id=tenant.project_id, return_state=True
+    )
+    image_id = state.result()
+    record = default_catalog().get(image_id)
+    assert record.project_id == tenant.project_id
+    assert record.status is ImageStatus.ACTIVE, record.message
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_run(record.flow_run_id)
+    assert run.name == f"image-{image_id}"
+    assert {f"project:{tenant.project_id}", f"image:{image_id}"} <= set(run.tags)
+
+
+def test_a_ui_run_is_refused_while_the_project_has_an_image_in_creation(
+    tenant: Tenant, tmp_path: Path
+) -> None:
+    tenant.put(DCP_KEY, sample_tarball(tmp_path))
+    waiting = default_catalog().register(tenant.project_id, tenant.request(DCP_KEY))
+    state = create_fpga_image(
+        image=tenant.request(DCP_KEY), project_id=tenant.project_id, return_state=True
+    )
+    assert state.is_failed()
+    with pytest.raises(QuotaExceeded, match=waiting.id):
+        state.result()
+    assert default_catalog().list_images(tenant.project_id)[0] == 1
+
+
+def test_parameters_that_do_not_match_the_catalog_are_refused(
+    tenant: Tenant, tmp_path: Path
+) -> None:
+    tenant.put(DCP_KEY, sample_tarball(tmp_path))
+    record = default_catalog().register(tenant.project_id, tenant.request(DCP_KEY))
+    other = Tenant(tenant.storage.endpoint)
+    state = create_fpga_image(
+        image=tenant.request(DCP_KEY),
+        project_id=other.project_id,
+        image_id=record.id,
+        return_state=True,
+    )
+    assert state.is_failed()
+    assert default_catalog().get(record.id).status is ImageStatus.INITIALING
+
+
+def test_bad_parameters_are_rejected_before_anything_runs(tenant: Tenant) -> None:
+    from prefect.exceptions import ParameterTypeError
+
+    with pytest.raises(ParameterTypeError):
+        create_fpga_image(
+            image={"dcp_location": "Bad:x.tar", "name": "n"}, project_id=tenant.project_id
+        )

@@ -1,0 +1,117 @@
+"""Image statuses: the Prefect state mapping (DESIGN.md "Image status"), the transition table."""
+
+from __future__ import annotations
+
+import pytest
+from prefect.client.schemas.objects import StateType
+
+from afs.status import (
+    ALLOWED_TRANSITIONS,
+    FINISHED,
+    IN_CREATION,
+    ImageStatus,
+    can_transition,
+    image_status_for,
+    sources_of,
+)
+
+S = ImageStatus
+
+# DESIGN.md's table, written out again so the code is checked against the document, not itself.
+DESIGN_TABLE: dict[str, ImageStatus] = {
+    "SCHEDULED": S.SCHEDULING,
+    "PENDING": S.SCHEDULING,
+    "PAUSED": S.SCHEDULING,
+    "RUNNING": S.CREATING,
+    "CANCELLING": S.CREATING,
+    "COMPLETED": S.ACTIVE,
+    "FAILED": S.ERROR,
+    "CRASHED": S.ERROR,
+    "CANCELLED": S.ERROR,
+}
+
+
+def test_every_prefect_state_type_maps_to_the_design_table_status() -> None:
+    # Iterates Prefect's own enum: a state type added by a Prefect upgrade fails here.
+    for state_type in list(StateType):
+        assert state_type.name in DESIGN_TABLE, f"DESIGN.md has no status for {state_type}"
+        assert image_status_for(state_type) is DESIGN_TABLE[state_type.name], state_type
+
+
+def test_the_design_table_names_only_real_state_types() -> None:
+    assert set(DESIGN_TABLE) == {state_type.name for state_type in StateType}
+
+
+def test_a_terminal_prefect_state_never_leaves_the_quota_held() -> None:
+    terminal = (StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED)
+    for state_type in terminal:
+        assert image_status_for(state_type) in FINISHED
+        assert image_status_for(state_type) not in IN_CREATION
+
+
+def test_the_transition_table_is_the_documented_one() -> None:
+    documented = {
+        S.INITIALING: {S.INITIALING, S.SCHEDULING, S.CREATING, S.ERROR},
+        S.SCHEDULING: {S.SCHEDULING, S.CREATING, S.ERROR},
+        S.CREATING: {S.SCHEDULING, S.CREATING, S.ACTIVE, S.ERROR},
+        S.ACTIVE: {S.DELETING},
+        S.ERROR: {S.DELETING, S.INITIALING},
+        S.DELETING: {S.DELETING, S.ERROR},
+    }
+    assert documented == ALLOWED_TRANSITIONS
+
+
+@pytest.mark.parametrize("status", list(ImageStatus))
+def test_only_unfinished_statuses_may_repeat_themselves(status: ImageStatus) -> None:
+    assert can_transition(status, status) is (status not in FINISHED)
+
+
+@pytest.mark.parametrize(
+    ("source", "target"),
+    [
+        (S.ACTIVE, S.ERROR),  # a late failure hook must not spoil a built image
+        (S.ERROR, S.ACTIVE),
+        (S.ACTIVE, S.CREATING),
+        (S.ERROR, S.CREATING),  # reprocessing goes through the dispatcher (initialing)
+        (S.INITIALING, S.ACTIVE),  # only a build (creating) produces an image
+        (S.SCHEDULING, S.ACTIVE),
+        (S.INITIALING, S.DELETING),  # an image in creation is not deleted under its flow run
+        (S.CREATING, S.DELETING),
+        (S.DELETING, S.ACTIVE),
+        (S.SCHEDULING, S.INITIALING),
+    ],
+)
+def test_forbidden_transitions(source: ImageStatus, target: ImageStatus) -> None:
+    assert not can_transition(source, target)
+
+
+@pytest.mark.parametrize(
+    ("source", "target"),
+    [
+        (S.INITIALING, S.SCHEDULING),
+        (S.INITIALING, S.CREATING),
+        (S.INITIALING, S.ERROR),
+        (S.SCHEDULING, S.CREATING),
+        (S.CREATING, S.SCHEDULING),  # a retry waits for its next attempt
+        (S.CREATING, S.ACTIVE),
+        (S.CREATING, S.ERROR),
+        (S.ACTIVE, S.DELETING),
+        (S.ERROR, S.DELETING),
+        (S.ERROR, S.INITIALING),  # reprocessing a transient failure
+        (S.DELETING, S.ERROR),  # the delete failed
+    ],
+)
+def test_allowed_transitions(source: ImageStatus, target: ImageStatus) -> None:
+    assert can_transition(source, target)
+
+
+def test_every_in_creation_status_may_fail() -> None:
+    assert all(can_transition(status, S.ERROR) for status in IN_CREATION)
+
+
+def test_sources_of_inverts_the_table() -> None:
+    assert sources_of(S.ACTIVE) == {S.CREATING}
+    assert sources_of(S.ERROR) == IN_CREATION | {S.DELETING}
+    for target in ImageStatus:
+        for source in ImageStatus:
+            assert (source in sources_of(target)) is can_transition(source, target)
