@@ -307,6 +307,17 @@ class Catalog:
         with self._read() as connection:
             return [_record(row) for row in connection.execute(query)]
 
+    def failed(self, limit: int = 100) -> list[ImageRecord]:
+        """Images in error, oldest first: what scheduled reprocessing looks at."""
+        query = (
+            select(fpga_images)
+            .where(_status == ImageStatus.ERROR.value)
+            .order_by(fpga_images.c.updated_at, fpga_images.c.id)
+            .limit(limit)
+        )
+        with self._read() as connection:
+            return [_record(row) for row in connection.execute(query)]
+
     # -- status changes ------------------------------------------------------------------------
 
     def set_status(

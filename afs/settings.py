@@ -42,6 +42,7 @@ class Settings(BaseSettings):
         default_factory=lambda: {"2017.2": emulator_binary(), "2017.4.op": emulator_binary()}
     )
     build_timeout_seconds: int = 4 * 3600
+    max_build_attempts: int = Field(3, description="builds per image, reprocessing included")
 
     max_tarball_bytes: int = 2 * 1024**3
     max_tar_members: int = 64

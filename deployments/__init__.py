@@ -8,10 +8,12 @@ from prefect.deployments.runner import EntrypointType, RunnerDeployment
 
 from flows.create_fpga_image import create_fpga_image
 from flows.reconcile import reconcile_fpga_images
+from flows.reprocess import reprocess_fpga_images
 
 CREATE_DEPLOYMENT = "create-fpga-image"
 CREATE_DEPLOYMENT_PATH = f"{create_fpga_image.name}/{CREATE_DEPLOYMENT}"
 RECONCILE_EVERY = timedelta(minutes=1)
+REPROCESS_EVERY = timedelta(minutes=15)
 
 
 def factory_deployments() -> list[RunnerDeployment]:
@@ -25,6 +27,11 @@ def factory_deployments() -> list[RunnerDeployment]:
         reconcile_fpga_images.to_deployment(
             "reconcile-fpga-images",
             interval=RECONCILE_EVERY,
+            entrypoint_type=EntrypointType.MODULE_PATH,
+        ),
+        reprocess_fpga_images.to_deployment(
+            "reprocess-fpga-images",
+            interval=REPROCESS_EVERY,
             entrypoint_type=EntrypointType.MODULE_PATH,
         ),
     ]

@@ -1,0 +1,221 @@
+"""OBS/S3 through boto3: streaming downloads, multipart uploads, and one table of what errors mean.
+
+Objects are never held in memory: downloads stream in chunks to a temporary file beside the
+destination and are renamed into place only when complete. Every storage failure becomes one of
+three exceptions (`ObjectInaccessible`, `ObjectTooLarge`, `StorageUnavailable`) whose message names
+the bucket and key and the store's error code, never a credential.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+from boto3.s3.transfer import TransferConfig, create_transfer_manager
+from botocore.config import Config
+from botocore.exceptions import (
+    ClientError,
+    HTTPClientError,
+    IncompleteReadError,
+    ResponseStreamingError,
+)
+from botocore.exceptions import ConnectionError as BotocoreConnectionError
+from pydantic import BaseModel, SecretStr
+
+MULTIPART_BYTES = 8 * 1024 * 1024
+
+# Codes the store sends for a request that may well succeed later, whatever its HTTP status.
+_TRANSIENT_CODES = frozenset(
+    {"InternalError", "ServiceUnavailable", "SlowDown", "RequestTimeout", "Throttling"}
+)
+# Failures below HTTP: the store was not reached or the answer broke off (after botocore's retries).
+_TRANSPORT_ERRORS = (
+    BotocoreConnectionError,  # EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ...
+    HTTPClientError,
+    ResponseStreamingError,
+    IncompleteReadError,
+)
+
+
+class StorageError(Exception):
+    """A storage operation on `bucket`/`key` failed; the message says why, without secrets."""
+
+    def __init__(self, message: str, *, bucket: str, key: str | None) -> None:
+        super().__init__(message)
+        self.bucket = bucket
+        self.key = key
+
+
+class ObjectInaccessible(StorageError):
+    """The store refused: no such bucket or key, access denied, or another 4xx answer."""
+
+
+class ObjectTooLarge(StorageError):
+    """The object is bigger than the caller allows."""
+
+
+class StorageUnavailable(StorageError):
+    """The store answered 5xx, throttled, timed out or could not be reached (worth retrying)."""
+
+
+def _where(bucket: str, key: str | None) -> str:
+    return f"bucket {bucket!r}" if key is None else f"object {key!r} in bucket {bucket!r}"
+
+
+def map_error(exc: Exception, *, bucket: str, key: str | None) -> StorageError:
+    """The StorageError a ClientError or a transport failure (`_TRANSPORT_ERRORS`) means.
+
+    The one place that decides: 4xx answers are the request's fault (ObjectInaccessible); 5xx
+    answers, throttling and transport failures are the store's (StorageUnavailable).
+    """
+    where = _where(bucket, key)
+    if isinstance(exc, ClientError):
+        code = str(exc.response.get("Error", {}).get("Code", "Unknown"))
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        # The store's own message may echo request details; the code and status are enough.
+        detail = f"{code} (HTTP {status})" if status else code
+        if code in _TRANSIENT_CODES or (isinstance(status, int) and status >= 500):
+            return StorageUnavailable(
+                f"storage unavailable for {where}: {detail}", bucket=bucket, key=key
+            )
+        return ObjectInaccessible(f"{where} is not accessible: {detail}", bucket=bucket, key=key)
+    return StorageUnavailable(
+        f"storage unavailable for {where}: {type(exc).__name__}: {exc}", bucket=bucket, key=key
+    )
+
+
+@contextlib.contextmanager
+def _mapped(bucket: str, key: str | None) -> Iterator[None]:
+    try:
+        yield
+    except (ClientError, *_TRANSPORT_ERRORS) as exc:
+        raise map_error(exc, bucket=bucket, key=key) from exc
+
+
+def s3_client(
+    *,
+    endpoint: str | None,
+    region: str,
+    access_key: SecretStr,
+    secret_key: SecretStr,
+    max_attempts: int = 5,
+    connect_timeout: float = 10,
+    read_timeout: float = 60,
+):
+    """A boto3 S3 client that works against OBS and moto alike (s3v4 signing, path-style URLs).
+
+    `max_attempts` counts every attempt, the first included (botocore's `total_max_attempts`;
+    its `max_attempts` key would count retries only).
+    """
+    config = Config(
+        region_name=region,
+        signature_version="s3v4",
+        s3={"addressing_style": "path"},
+        retries={"mode": "standard", "total_max_attempts": max_attempts},
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+    )
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=access_key.get_secret_value(),
+        aws_secret_access_key=secret_key.get_secret_value(),
+        config=config,
+    )
+
+
+class Download(BaseModel):
+    size: int
+    sha256: str
+
+
+def _too_large(bucket: str, key: str, size: str, max_bytes: int) -> ObjectTooLarge:
+    return ObjectTooLarge(
+        f"{_where(bucket, key)} is {size} bytes, more than the {max_bytes} allowed",
+        bucket=bucket,
+        key=key,
+    )
+
+
+def download_object(
+    client,
+    bucket: str,
+    key: str,
+    destination: Path,
+    *,
+    max_bytes: int,
+    chunk_bytes: int = 1 << 20,
+) -> Download:
+    """Stream an object to `destination`, hashing it on the way; all or nothing on disk."""
+    with _mapped(bucket, key):
+        response = client.get_object(Bucket=bucket, Key=key)
+    body = response["Body"]
+    with contextlib.closing(body):
+        length = response.get("ContentLength")
+        if length is not None and length > max_bytes:
+            raise _too_large(bucket, key, str(length), max_bytes)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(
+            dir=destination.parent, prefix=f".{destination.name}.", suffix=".part"
+        )
+        try:
+            digest = hashlib.sha256()
+            size = 0
+            with os.fdopen(fd, "wb") as out, _mapped(bucket, key):
+                for chunk in body.iter_chunks(chunk_bytes):
+                    size += len(chunk)
+                    # ContentLength may be absent or wrong; the running count is what binds.
+                    if size > max_bytes:
+                        raise _too_large(bucket, key, f"at least {size}", max_bytes)
+                    digest.update(chunk)
+                    out.write(chunk)
+            os.replace(temporary, destination)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+    return Download(size=size, sha256=digest.hexdigest())
+
+
+def head_object(client, bucket: str, key: str) -> int:
+    """The object's size in bytes."""
+    with _mapped(bucket, key):
+        return int(client.head_object(Bucket=bucket, Key=key)["ContentLength"])
+
+
+def upload_file(
+    client, path: Path, bucket: str, key: str, *, content_type: str = "application/x-tar"
+) -> None:
+    """Upload a local file, in 8 MiB parts once it is bigger than 8 MiB."""
+    config = TransferConfig(
+        multipart_threshold=MULTIPART_BYTES, multipart_chunksize=MULTIPART_BYTES
+    )
+    # s3transfer's manager raises the underlying ClientError; boto3's upload_file would wrap it
+    # in S3UploadFailedError and lose the error code.
+    with _mapped(bucket, key), create_transfer_manager(client, config) as manager:
+        manager.upload(str(path), bucket, key, extra_args={"ContentType": content_type}).result()
+
+
+def ensure_bucket(client, bucket: str) -> None:
+    """Create `bucket` in the client's region unless it exists already (idempotent)."""
+    with _mapped(bucket, None):
+        try:
+            client.head_bucket(Bucket=bucket)
+            return
+        except ClientError as exc:
+            if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") != 404:
+                raise
+        region = client.meta.region_name
+        options = {}
+        if region and region != "us-east-1":  # S3 rejects an explicit us-east-1 constraint
+            options["CreateBucketConfiguration"] = {"LocationConstraint": region}
+        try:
+            client.create_bucket(Bucket=bucket, **options)
+        except ClientError as exc:
+            # Someone created it between our head and create: that is what we wanted.
+            if exc.response.get("Error", {}).get("Code") != "BucketAlreadyOwnedByYou":
+                raise

@@ -1,0 +1,18 @@
+"""Scheduled: give images that failed for a transient cause another build (afs/reprocess.py)."""
+
+from __future__ import annotations
+
+from prefect import flow, get_run_logger
+
+from afs.catalog import default_catalog
+from afs.reprocess import requeue_transient_failures
+from afs.settings import get_settings
+
+
+@flow(name="reprocess-fpga-images", persist_result=False)
+def reprocess_fpga_images() -> list[str]:
+    requeued = requeue_transient_failures(
+        default_catalog(), max_attempts=get_settings().max_build_attempts
+    )
+    get_run_logger().info("requeued %d image(s): %s", len(requeued), ", ".join(requeued))
+    return requeued

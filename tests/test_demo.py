@@ -1,0 +1,30 @@
+"""`afs demo`, the main job, as a user runs it: its own stack, one image, statuses to active."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def test_the_demo_prints_each_status_and_ends_active(tmp_path: Path) -> None:
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("AFS_", "PREFECT_"))
+    }
+    completed = subprocess.run(
+        [sys.executable, "-m", "afs.cli", "demo", "--home", str(tmp_path / "demo")],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=400,
+        check=False,
+    )
+    output = completed.stdout
+    assert completed.returncode == 0, output + completed.stderr
+    statuses = [line.split(": ", 1)[1] for line in output.splitlines() if "status: " in line]
+    assert statuses == ["initialing", "scheduling", "creating", "active"]
+    assert "_log.tar" in output and ".aei" in output
+    assert "not Vivado" in output
