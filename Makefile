@@ -9,8 +9,11 @@ STAMP := $(VENV)/.installed-stamp
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required"'
 	@$(PYTHON) -c 'import tkinter; tkinter.Tcl()' 2>/dev/null || { \
-		echo "installing Tcl/Tk for the Vivado emulator's Tcl interpreter"; \
+		echo "installing Tcl/Tk for the Vivado emulator"; \
 		apt-get update -qq && apt-get install -y -qq python3-tk tcl; }
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+		echo "installing PostgreSQL for the scale-out catalog tests"; \
+		apt-get update -qq && apt-get install -y -qq postgresql; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'

@@ -112,3 +112,67 @@ def prefect_server(prefect_home: Path, port: int | None = None) -> Iterator[str]
         yield api_url
     finally:
         stop(process)
+
+
+def _postgres_bin() -> Path:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if not found:
+        raise RuntimeError("PostgreSQL server binaries not found (apt-get install postgresql)")
+    return found[-1].parent
+
+
+def _as_postgres_user(command: list[str]) -> list[str]:
+    """PostgreSQL refuses to run as root: run it as the `postgres` system user instead."""
+    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
+
+
+@contextlib.contextmanager
+def postgres_server(log_dir: Path, port: int | None = None) -> Iterator[str]:
+    """A throwaway PostgreSQL cluster; yields a SQLAlchemy URL of its database `afs`.
+
+    The cluster lives in its own temporary directory (the server's user must own it and reach it),
+    removed when the server stops.
+    """
+    import shutil
+    import tempfile
+
+    port = port or free_port()
+    bin_dir = _postgres_bin()
+    cluster = Path(tempfile.mkdtemp(prefix="afs-postgres-"))
+    if os.geteuid() == 0:
+        shutil.chown(cluster, "postgres", "postgres")
+    try:
+        subprocess.run(
+            _as_postgres_user(
+                [str(bin_dir / "initdb"), "-D", str(cluster / "db"), "-U", "afs", "-A", "trust"]
+            ),
+            check=True,
+            capture_output=True,
+        )
+        command = _as_postgres_user([
+            str(bin_dir / "postgres"), "-D", str(cluster / "db"), "-p", str(port),
+            "-h", "127.0.0.1", "-k", str(cluster), "-c", "fsync=off",
+        ])  # fmt: skip
+        log = log_dir / "postgres.log"
+        process = start(command, None, log, dict(os.environ), timeout=60)
+        try:
+            _wait_for_postgres(bin_dir, port, process, log)
+            subprocess.run(
+                [str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "afs", "afs"],
+                check=True,
+                capture_output=True,
+            )
+            yield f"postgresql+psycopg://afs@127.0.0.1:{port}/afs"
+        finally:
+            stop(process)
+    finally:
+        shutil.rmtree(cluster, ignore_errors=True)
+
+
+def _wait_for_postgres(bin_dir: Path, port: int, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + 60
+    ready = [str(bin_dir / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)]
+    while subprocess.run(ready, capture_output=True, check=False).returncode:
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"PostgreSQL did not start; see {log}")
+        time.sleep(0.2)

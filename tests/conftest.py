@@ -86,3 +86,12 @@ def tenant(factory: None, s3_endpoint: str):
     from tests.factory import Tenant
 
     return Tenant(s3_endpoint)
+
+
+@pytest.fixture(scope="session")
+def postgres_url(session_dir: Path) -> Iterator[str]:
+    """A real PostgreSQL server (the scale-out catalog), started for this session."""
+    from afs.localstack import postgres_server
+
+    with postgres_server(session_dir / "logs") as url:
+        yield url

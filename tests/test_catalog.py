@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,9 +34,16 @@ def request(name: str = "fpga-image-test", **fields: str) -> FpgaImageRequest:
     return FpgaImageRequest(dcp_location="obs-fpga:vu9p/dcp.tar", name=name, **fields)
 
 
-@pytest.fixture
-def url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'catalog.db'}"
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Every behaviour holds on SQLite (embedded) and PostgreSQL (scale-out) alike."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'catalog.db'}"
+    server_url = request.getfixturevalue("postgres_url")
+    database = f"catalog_{uuid.uuid4().hex}"
+    with create_engine(server_url, isolation_level="AUTOCOMMIT").connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{database}"')
+    return server_url.rsplit("/", 1)[0] + f"/{database}"
 
 
 @pytest.fixture
