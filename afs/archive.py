@@ -70,23 +70,19 @@ class CheckedInput(BaseModel):
     dcp_sha256: str
 
 
-def _fail(cause: FailureCause, text: str) -> ImageBuildError:
-    return ImageBuildError(cause, text)
-
-
 def _open_plain_tar(tar_path: Path) -> tarfile.TarFile:
     with tar_path.open("rb") as head:
         start = head.read(6)
     for magic, kind in _COMPRESSED_MAGIC.items():
         if start.startswith(magic):
-            raise _fail(
+            raise ImageBuildError(
                 FailureCause.CORRUPT_ARCHIVE,
                 f"{tar_path.name} is {kind}-compressed; upload a plain (uncompressed) tar",
             )
     try:
         return tarfile.open(tar_path, mode="r:")
     except (tarfile.TarError, OSError) as exc:
-        raise _fail(
+        raise ImageBuildError(
             FailureCause.CORRUPT_ARCHIVE, f"{tar_path.name} is not a readable tar ({exc})"
         ) from exc
 
@@ -106,15 +102,15 @@ def _member_kind(member: tarfile.TarInfo) -> str:
 def _root_name(member: tarfile.TarInfo) -> str:
     """The member's path without `./` prefixes; refuses all but plain relative files and dirs."""
     if not (member.isreg() or member.isdir()):
-        raise _fail(
+        raise ImageBuildError(
             FailureCause.CORRUPT_ARCHIVE,
             f"member {member.name!r} is {_member_kind(member)}; only regular files are allowed",
         )
     if member.name.startswith("/"):
-        raise _fail(FailureCause.CORRUPT_ARCHIVE, f"member {member.name!r} has an absolute path")
+        raise ImageBuildError(FailureCause.CORRUPT_ARCHIVE, f"member {member.name!r} has an absolute path")
     parts = [part for part in member.name.split("/") if part not in ("", ".")]
     if ".." in parts:
-        raise _fail(
+        raise ImageBuildError(
             FailureCause.CORRUPT_ARCHIVE,
             f"member {member.name!r} contains '..' (directory traversal)",
         )
@@ -135,13 +131,13 @@ def _scan(
         for member in tar:
             count += 1
             if count > limits.max_members:
-                raise _fail(
+                raise ImageBuildError(
                     FailureCause.INPUT_SIZE_ILLEGAL,
                     f"{tar_name} has more than {limits.max_members} members",
                 )
             name = _root_name(member)
             if member.size > limits.max_member_bytes:
-                raise _fail(
+                raise ImageBuildError(
                     FailureCause.INPUT_SIZE_ILLEGAL,
                     f"member {member.name!r} is {member.size} bytes, "
                     f"more than the {limits.max_member_bytes} allowed",
@@ -156,20 +152,20 @@ def _scan(
                 continue
             if is_manifest:
                 if manifest is not None:
-                    raise _fail(
+                    raise ImageBuildError(
                         FailureCause.CORRUPT_ARCHIVE,
                         f"more than one manifest: {manifest.name!r} and {member.name!r}",
                     )
                 manifest = member
             elif is_dcp:
                 if dcp is not None:
-                    raise _fail(
+                    raise ImageBuildError(
                         FailureCause.CORRUPT_ARCHIVE,
                         f"more than one DCP: {dcp.name!r} and {member.name!r}",
                     )
                 dcp = member
     except tarfile.TarError as exc:
-        raise _fail(
+        raise ImageBuildError(
             FailureCause.CORRUPT_ARCHIVE, f"{tar_name} is not a readable tar ({exc})"
         ) from exc
     return manifest, dcp, misplaced
@@ -187,7 +183,7 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for key, value in pairs:
         if key in result:
-            raise _fail(FailureCause.MANIFEST_PARSE_FAILED, f"field {key!r} appears twice")
+            raise ImageBuildError(FailureCause.MANIFEST_PARSE_FAILED, f"field {key!r} appears twice")
         result[key] = value
     return result
 
@@ -197,19 +193,19 @@ def parse_manifest(data: bytes) -> Manifest:
     try:
         document = json.loads(data.decode("utf-8"), object_pairs_hook=_unique_keys)
     except UnicodeDecodeError as exc:
-        raise _fail(FailureCause.MANIFEST_PARSE_FAILED, f"not UTF-8 ({exc})") from exc
+        raise ImageBuildError(FailureCause.MANIFEST_PARSE_FAILED, f"{MANIFEST_NAME} is not UTF-8 ({exc})") from exc
     except json.JSONDecodeError as exc:
-        raise _fail(FailureCause.MANIFEST_PARSE_FAILED, f"not valid JSON ({exc})") from exc
+        raise ImageBuildError(FailureCause.MANIFEST_PARSE_FAILED, f"{MANIFEST_NAME} is not valid JSON ({exc})") from exc
     if not isinstance(document, dict):
-        raise _fail(
+        raise ImageBuildError(
             FailureCause.MANIFEST_PARSE_FAILED,
-            f"must be a JSON object, got {type(document).__name__}",
+            f"{MANIFEST_NAME} must be a JSON object, got {type(document).__name__}",
         )
     for field, value in document.items():
         if not isinstance(value, str):
-            raise _fail(
+            raise ImageBuildError(
                 FailureCause.MANIFEST_PARSE_FAILED,
-                f"field {field!r} must be a string, got {type(value).__name__}",
+                f"{MANIFEST_NAME} field {field!r} must be a string, got {type(value).__name__}",
             )
     try:
         return Manifest.model_validate(document)
@@ -220,28 +216,28 @@ def parse_manifest(data: bytes) -> Manifest:
 def _manifest_error(exc: ValidationError, document: dict[str, str]) -> ImageBuildError:
     """The most useful of a manifest's errors: missing fields, other fields, PCI ids, shell id."""
     by_field = {str(error["loc"][0]): error for error in exc.errors()}
+    missing = [field for field, error in by_field.items() if error["type"] == "missing"]
+    if missing:
+        return ImageBuildError(
+            FailureCause.MANIFEST_PARSE_FAILED,
+            f"{MANIFEST_NAME} lacks the field(s) {', '.join(missing)}",
+        )
     field, error = min(
         by_field.items(),
-        key=lambda item: (
-            item[1]["type"] != "missing",
-            item[0] in PCI_ID_FIELDS,
-            item[0] == "shell_id",
-        ),
+        key=lambda item: (item[0] in PCI_ID_FIELDS, item[0] == "shell_id"),
     )
-    if error["type"] == "missing":
-        return _fail(FailureCause.MANIFEST_PARSE_FAILED, f"field {field!r} is missing")
     value = document.get(field)
     if field in PCI_ID_FIELDS:
-        return _fail(
+        return ImageBuildError(
             FailureCause.PCIID_SYNTAX_INVALID,
             f"{field} {value!r} must be '0x' and 4 hexadecimal digits",
         )
     if field == "shell_id":
-        return _fail(
+        return ImageBuildError(
             FailureCause.SHELL_VERSION_INVALID,
             f"shell_id {value!r} must be '0x' and 8 hexadecimal digits",
         )
-    return _fail(FailureCause.MANIFEST_PARSE_FAILED, f"field {field!r} {value!r}: {error['msg']}")
+    return ImageBuildError(FailureCause.MANIFEST_PARSE_FAILED, f"{MANIFEST_NAME} field {field!r} {value!r}: {error['msg']}")
 
 
 def _member_data(tar: tarfile.TarFile, member: tarfile.TarInfo) -> IO[bytes]:
@@ -279,17 +275,17 @@ def check_tarball(
     with _open_plain_tar(tar_path) as tar:
         manifest_member, dcp_member, misplaced = _scan(tar, tar_path.name, limits)
         if manifest_member is None:
-            raise _fail(
+            raise ImageBuildError(
                 FailureCause.MANIFEST_NOT_FOUND,
                 f"no {MANIFEST_NAME} in {tar_path.name}{_not_at_root(misplaced)}",
             )
         if dcp_member is None:
-            raise _fail(
+            raise ImageBuildError(
                 FailureCause.DCP_NOT_FOUND,
                 f"no *{DCP_SUFFIX} file in {tar_path.name}{_not_at_root(misplaced)}",
             )
         if manifest_member.size > limits.max_manifest_bytes:
-            raise _fail(
+            raise ImageBuildError(
                 FailureCause.MANIFEST_PARSE_FAILED,
                 f"{MANIFEST_NAME} is {manifest_member.size} bytes, "
                 f"more than the {limits.max_manifest_bytes} allowed",
@@ -297,12 +293,12 @@ def check_tarball(
         manifest_bytes = _member_data(tar, manifest_member).read()
         manifest = parse_manifest(manifest_bytes)
         if manifest.shell_id not in allowed_shell_ids:
-            raise _fail(
+            raise ImageBuildError(
                 FailureCause.SHELL_VERSION_INVALID,
                 f"shell_id {manifest.shell_id!r} is not one of {', '.join(allowed_shell_ids)}",
             )
         if manifest.tool_version not in allowed_tool_versions:
-            raise _fail(
+            raise ImageBuildError(
                 FailureCause.TOOL_VERSION_INVALID,
                 f"tool_version {manifest.tool_version!r} is not one of "
                 f"{', '.join(allowed_tool_versions)}",
@@ -314,7 +310,7 @@ def check_tarball(
         try:
             dcp_sha256 = _extract(_member_data(tar, dcp_member), dcp_path)
             if dcp_sha256 != manifest.dcp_sha256.lower():
-                raise _fail(
+                raise ImageBuildError(
                     FailureCause.DCP_INTEGRITY_UNVERIFIED,
                     f"sha256 of {dcp_name} is {dcp_sha256}, "
                     f"manifest says {manifest.dcp_sha256.lower()}",
@@ -322,9 +318,9 @@ def check_tarball(
             try:
                 dcp = read_dcp(dcp_path)
             except DcpError as exc:
-                raise _fail(FailureCause.DCP_CORRUPT, str(exc)) from exc
+                raise ImageBuildError(FailureCause.DCP_CORRUPT, str(exc)) from exc
             if dcp.part != part:
-                raise _fail(
+                raise ImageBuildError(
                     FailureCause.PART_MISMATCH,
                     f"{dcp_name} is for part {dcp.part!r}; this factory builds {part!r}",
                 )

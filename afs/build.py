@@ -68,21 +68,6 @@ def tenant_for(settings: Settings, job: BuildJob) -> TenantStorage:
     return tenant
 
 
-def check_input_reachable(settings: Settings, job: BuildJob) -> int:
-    """Size of the DCP tarball, proving the project may read it."""
-    client = tenant_client(settings, tenant_for(settings, job))
-    try:
-        size = storage.head_object(client, job.request.dcp_bucket, job.request.dcp_key)
-    except storage.StorageError as exc:
-        raise storage_failure(exc) from exc
-    if size > settings.max_tarball_bytes:
-        raise ImageBuildError(
-            FailureCause.INPUT_SIZE_ILLEGAL,
-            f"{job.request.dcp_location} is {size} bytes; the limit is {settings.max_tarball_bytes}",
-        )
-    return size
-
-
 def fetch_input(settings: Settings, job: BuildJob, workspace: Workspace) -> storage.Download:
     client = tenant_client(settings, tenant_for(settings, job))
     try:

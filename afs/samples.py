@@ -1,7 +1,9 @@
 """Sample DCPs for the demo and the tests: valid ZIPs with a realistic `dcp.xml`.
 
-A sample may carry an emulator fault (a member named EMULATOR_FAULT_MEMBER). Only the Vivado emulator
-reads it; no DCP written by Vivado has such a member, so a real design can never trigger one.
+User samples are reconfigurable modules (top USER_TOP); shell samples are static checkpoints with
+one reconfigurable cell. A user sample may carry an emulator fault (a member named
+EMULATOR_FAULT_MEMBER). Only the Vivado emulator reads it; no DCP written by Vivado has such a
+member, so a real design can never trigger one.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ def write_sample_dcp(
     emulator_fault: str | None = None,
     payload_bytes: int = 64 * 1024,
 ) -> Path:
-    """Write a sample DCP to `path`; `payload_bytes` of netlist data make it realistically opaque."""
+    """Write a sample user DCP to `path`; `payload_bytes` of netlist data make it opaque."""
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(DCP_XML, sample_dcp_xml(part=part, top=top, product=product))
         archive.writestr(f"{top}.edf", f"(edif {top} (edifVersion 2 0 0))\n")
@@ -62,4 +64,38 @@ def write_sample_dcp(
         archive.writestr(f"{top}.xdc", "")
         if emulator_fault is not None:
             archive.writestr(EMULATOR_FAULT_MEMBER, emulator_fault)
+    return path
+
+
+SHELL_TOP = "fp1_shell_top"
+USER_CELL = "u_ul_pr_top"
+USER_PBLOCK = "pblock_u_ul_pr_top"
+
+
+def sample_shell_xdc(shell_id: str) -> str:
+    """The partition constraints a static shell checkpoint carries (what pr_verify checks)."""
+    return (
+        f"# AFS sample static shell {shell_id}: a test/demo fixture, not a Huawei FP1 shell.\n"
+        f"create_pblock {USER_PBLOCK}\n"
+        f"add_cells_to_pblock [get_pblocks {USER_PBLOCK}] [get_cells {USER_CELL}]\n"
+        f"resize_pblock [get_pblocks {USER_PBLOCK}] -add {{CLOCKREGION_X0Y5:CLOCKREGION_X5Y14}}\n"
+        f"set_property HD.RECONFIGURABLE true [get_cells {USER_CELL}]\n"
+    )
+
+
+def write_sample_shell_dcp(
+    path: Path, shell_id: str, *, part: str = VU9P_PART, product: str = "Vivado v2017.2 (64-bit)"
+) -> Path:
+    """Write a sample static shell checkpoint (TEST/DEMO FIXTURE, not a real shell) to `path`.
+
+    Its reconfigurable cell USER_CELL in pblock USER_PBLOCK takes the sample user DCPs, which is
+    what the Vivado emulator's pr_verify and read_checkpoint -cell check.
+    """
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(DCP_XML, sample_dcp_xml(part=part, top=SHELL_TOP, product=product))
+        archive.writestr(f"{SHELL_TOP}.edf", f"(edif {SHELL_TOP} (edifVersion 2 0 0))\n")
+        archive.writestr(f"{SHELL_TOP}.xdef", shell_id.encode() * 1024)
+        archive.writestr(f"{SHELL_TOP}.phys", b"")
+        archive.writestr(f"{SHELL_TOP}_early.xdc", "create_clock -period 4.000 [get_ports clk]\n")
+        archive.writestr(f"{SHELL_TOP}.xdc", sample_shell_xdc(shell_id))
     return path

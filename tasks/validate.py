@@ -3,12 +3,11 @@ from __future__ import annotations
 from prefect import get_client, task
 from prefect.runtime import flow_run
 
-from afs.build import BuildJob, check_input_reachable
+from afs.build import BuildJob
 from afs.catalog import default_catalog
 from afs.dispatch import run_tags
 from afs.errors import FailureCause, ImageBuildError
 from afs.models import FpgaImageRequest
-from afs.settings import get_settings
 
 
 def _label_this_run(project_id: str, image_id: str) -> None:
@@ -23,7 +22,7 @@ def _label_this_run(project_id: str, image_id: str) -> None:
 
 @task(name="validate")
 def validate(image: FpgaImageRequest, project_id: str, image_id: str | None) -> BuildJob:
-    """Register the image if the run came from the UI (same quota), then check the input exists."""
+    """The image this run builds: registered now (same quota) if the run came from the UI."""
     catalog = default_catalog()
     if image_id is None:
         record = catalog.register(project_id, image)
@@ -36,6 +35,4 @@ def validate(image: FpgaImageRequest, project_id: str, image_id: str | None) -> 
                 FailureCause.INTERNAL_ERROR,
                 f"run parameters do not match image {image_id} in the catalog",
             )
-    job = BuildJob(image_id=record.id, project_id=project_id, request=image)
-    check_input_reachable(get_settings(), job)
-    return job
+    return BuildJob(image_id=record.id, project_id=project_id, request=image)

@@ -1,0 +1,1 @@
+"""Running Vivado: the subprocess runner, its log parser, and an honest emulator for tests."""

@@ -1,0 +1,52 @@
+"""Xilinx .bit files: the header Vivado writes, around an emulated (non-functional) bitstream.
+
+Header: 00 09 0f f0 0f f0 0f f0 0f f0 00 00 01, fields a (design), b (part), c (date), d (time) as
+u16 length + NUL-terminated string, then e: u32 length + the bitstream. The .bin file is the
+bitstream alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from datetime import datetime
+from pathlib import Path
+
+BIT_PREAMBLE = bytes.fromhex("00090ff00ff00ff00ff0000001")
+SYNC_WORD = bytes.fromhex("aa995566")
+# Dummy pad words, the bus-width detection pattern, then sync, as a real configuration stream opens.
+_STREAM_HEAD = b"\xff" * 64 + bytes.fromhex("000000bb11220044ffffffffffffffff") + SYNC_WORD
+_NOOP = bytes.fromhex("20000000")
+_DESYNC = bytes.fromhex("300080010000000d")
+
+
+def _field(key: bytes, value: str) -> bytes:
+    data = value.encode("ascii", errors="replace") + b"\x00"
+    return key + struct.pack(">H", len(data)) + data
+
+
+def emulated_bitstream(seed: str, *, frames: int) -> bytes:
+    """A configuration stream: sync word, `frames` frames of deterministic filler, desync."""
+    body = hashlib.shake_256(seed.encode()).digest(frames * 93 * 4)  # UltraScale+: 93 words/frame
+    return _STREAM_HEAD + _NOOP * 2 + body + _DESYNC + _NOOP * 4
+
+
+def bit_file(design: str, part: str, bitstream: bytes, when: datetime) -> bytes:
+    return (
+        BIT_PREAMBLE
+        + _field(b"a", design)
+        + _field(b"b", part)
+        + _field(b"c", when.strftime("%Y/%m/%d"))
+        + _field(b"d", when.strftime("%H:%M:%S"))
+        + b"e"
+        + struct.pack(">I", len(bitstream))
+        + bitstream
+    )
+
+
+def write_bitstream_files(
+    bit_path: Path, bin_path: Path | None, *, design: str, part: str, bitstream: bytes
+) -> None:
+    bit_path.write_bytes(bit_file(design, part, bitstream, datetime.now()))
+    if bin_path is not None:
+        bin_path.write_bytes(bitstream)

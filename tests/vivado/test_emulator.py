@@ -1,0 +1,352 @@
+"""The Vivado emulator as a black box: command line, Tcl commands, outputs, log format, faults."""
+
+from __future__ import annotations
+
+import signal
+import struct
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from afs.dcp import read_dcp
+from afs.samples import write_sample_dcp, write_sample_shell_dcp
+from afs.settings import VU9P_PART, emulator_binary
+from afs.tcl import BuildScriptInputs, render_build_script
+from afs.vivado.logparse import summarize_log
+
+SHELL_ID = "0x01010029"
+
+
+def _emulator(*args: str, cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [emulator_binary(), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def _batch(script: Path, cwd: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return _emulator("-mode", "batch", "-source", str(script), "-notrace", *extra, cwd=cwd)
+
+
+def _build(tmp_path: Path, fault: str | None = None) -> tuple[BuildScriptInputs, Path]:
+    inputs = BuildScriptInputs(
+        image_id="0123456789abcdef0123456789abcdef",
+        user_dcp=write_sample_dcp(tmp_path / "user.dcp", emulator_fault=fault),
+        shell_dcp=write_sample_shell_dcp(tmp_path / "shell.dcp", SHELL_ID),
+        output_dir=tmp_path / "out",
+        reports_dir=tmp_path / "reports",
+    )
+    script = tmp_path / "build.tcl"
+    script.write_text(render_build_script(inputs))
+    return inputs, script
+
+
+def _script(tmp_path: Path, body: str) -> Path:
+    """A script that opens the sample shell and runs `body`."""
+    write_sample_shell_dcp(tmp_path / "shell.dcp", SHELL_ID)
+    write_sample_dcp(tmp_path / "user.dcp")
+    script = tmp_path / "t.tcl"
+    script.write_text("open_checkpoint shell.dcp\n" + body)
+    return script
+
+
+def _parse_bit(data: bytes) -> dict[str, bytes]:
+    preamble = bytes.fromhex("00090ff00ff00ff00ff0000001")
+    assert data.startswith(preamble)
+    fields, offset = {}, len(preamble)
+    for key in b"abcd":
+        assert data[offset] == key
+        (length,) = struct.unpack(">H", data[offset + 1 : offset + 3])
+        value = data[offset + 3 : offset + 3 + length]
+        assert value.endswith(b"\x00")
+        fields[chr(key)] = value[:-1]
+        offset += 3 + length
+    assert data[offset : offset + 1] == b"e"
+    (length,) = struct.unpack(">I", data[offset + 1 : offset + 5])
+    fields["e"] = data[offset + 5 :]
+    assert len(fields["e"]) == length
+    return fields
+
+
+# -- command line -----------------------------------------------------------------------------
+
+
+def test_version_says_it_is_the_emulator_not_vivado(tmp_path: Path) -> None:
+    result = _emulator("-version", cwd=tmp_path)
+    assert result.returncode == 0
+    first = result.stdout.splitlines()[0]
+    assert "afs-vivado-emulator" in first
+    assert "NOT Xilinx Vivado" in first
+    assert "Vivado v2017.2" in first
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-mode", "batch", "-source", "x.tcl", "-foo"], "Unknown option '-foo'"),
+        (["-mode", "batch", "-source"], "Missing value for option 'source'"),
+        (["-mode", "gui"], "-mode gui is not emulated"),
+        (["-mode", "fast", "-source", "x.tcl"], "Invalid value 'fast' for -mode"),
+        (["-mode", "batch"], "requires -source"),
+        (["-mode", "batch", "-source", "x.tcl", "project.xpr"], "is not emulated"),
+    ],
+)
+def test_command_line_is_checked(tmp_path: Path, args: list[str], message: str) -> None:
+    result = _emulator(*args, cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stdout.startswith("ERROR: [")
+    assert message in result.stdout
+    assert not (tmp_path / "vivado.log").exists()
+
+
+def test_tclargs_reach_the_script_and_log_and_journal_default_to_cwd(tmp_path: Path) -> None:
+    script = tmp_path / "t.tcl"
+    script.write_text('puts "argc=$argc argv=$argv"\n')
+    result = _emulator("-mode", "batch", "-source", "t.tcl", "-tclargs", "a b", "-c", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout
+    assert "argc=2 argv={a b} -c\n" in result.stdout
+    log = (tmp_path / "vivado.log").read_text()
+    assert "argc=2 argv={a b} -c\n" in log
+    assert "source t.tcl\n" in (tmp_path / "vivado.jou").read_text()
+
+
+def test_without_notrace_commands_are_echoed(tmp_path: Path) -> None:
+    script = _script(tmp_path, "current_design\n")
+    result = _emulator("-mode", "batch", "-source", str(script), cwd=tmp_path)
+    assert result.returncode == 0
+    assert "\n# open_checkpoint shell.dcp\n" in result.stdout
+    assert "\n# current_design\n" in result.stdout
+
+
+def test_help_prints_usage(tmp_path: Path) -> None:
+    assert "Usage: vivado" in _emulator("-help", cwd=tmp_path).stdout
+    script = tmp_path / "t.tcl"
+    script.write_text("write_bitstream -help\n")
+    result = _batch(script, tmp_path)
+    assert result.returncode == 0
+    assert "Usage: write_bitstream " in result.stdout
+    assert "[-bin_file]" in result.stdout
+    assert "[-cell <arg>]" in result.stdout
+
+
+def test_nojournal_writes_no_journal(tmp_path: Path) -> None:
+    script = tmp_path / "t.tcl"
+    script.write_text("set x 1\n")
+    assert _batch(script, tmp_path, "-nojournal").returncode == 0
+    assert not (tmp_path / "vivado.jou").exists()
+
+
+# -- the build script -------------------------------------------------------------------------
+
+
+def test_build_writes_a_valid_partial_bitstream_and_a_vivado_format_log(tmp_path: Path) -> None:
+    inputs, script = _build(tmp_path)
+    result = _batch(script, tmp_path, "-log", "build.log", "-journal", "build.jou")
+    assert result.returncode == 0, result.stdout
+
+    fields = _parse_bit(inputs.partial_bit.read_bytes())
+    design = fields["a"].decode()
+    assert design.startswith("ul_pr_top;")
+    assert "EMULATED=afs-vivado-emulator" in design.split(";")
+    assert "PARTIAL=TRUE" in design.split(";")
+    assert "COMPRESS=TRUE" in design.split(";")
+    assert fields["b"].decode() == VU9P_PART
+    assert len(fields["c"]) == 10
+    assert len(fields["d"]) == 8
+    assert bytes.fromhex("aa995566") in fields["e"]
+    assert inputs.partial_bin.read_bytes() == fields["e"]
+
+    log_path = tmp_path / "build.log"
+    log = log_path.read_text()
+    assert log.startswith("#-----")
+    assert log == result.stdout
+    for command in ("pr_verify", "open_checkpoint", "read_checkpoint", "write_bitstream"):
+        assert f"\n{command} completed successfully\n" in log
+        assert f"\n{command}: Time (s): cpu = " in log
+    assert "\nINFO: [Vivado 12-1842] Bitgen Completed Successfully.\n" in log
+    assert log.splitlines()[-1].startswith("INFO: [Common 17-206] Exiting Vivado at ")
+    summary = summarize_log(log_path)
+    assert summary.errors == 0
+    assert summary.exited_normally
+    assert summary.last_summary is not None
+    assert summary.last_summary["infos"] > 0
+    assert summary.infos > summary.last_summary["infos"]  # the log counts the exit line too
+
+    journal = (tmp_path / "build.jou").read_text().splitlines()
+    commands = [line.split()[0] for line in journal if not line.startswith("#")]
+    assert commands[:3] == ["source", "set_param", "pr_verify"]
+    assert commands[-2:] == ["write_bitstream", "close_design"]
+    for report in ("pr_verify", "timing_summary", "utilization", "utilization_pblock", "drc"):
+        assert (inputs.reports_dir / f"{report}.rpt").is_file()
+
+
+def test_a_corrupt_checkpoint_is_rejected(tmp_path: Path) -> None:
+    inputs, script = _build(tmp_path)
+    inputs.user_dcp.write_bytes(b"PK\x03\x04 this is not a zip archive")
+    result = _batch(script, tmp_path)
+    assert result.returncode == 1
+    assert "is not a valid design checkpoint" in result.stdout
+    assert "\npr_verify failed\n" in result.stdout
+    assert not inputs.partial_bit.exists()
+
+
+def test_open_checkpoint_takes_part_and_top_from_the_file(tmp_path: Path) -> None:
+    write_sample_dcp(tmp_path / "other.dcp", part="xcku115-flvb2104-2-e", top="my_top")
+    script = tmp_path / "t.tcl"
+    script.write_text(
+        'open_checkpoint other.dcp\nputs "[current_design] [get_property PART [current_design]]"\n'
+    )
+    result = _batch(script, tmp_path)
+    assert result.returncode == 0, result.stdout
+    assert "\nmy_top xcku115-flvb2104-2-e\n" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("line", "error"),
+    [
+        (
+            "open_checkpoint -foo shell.dcp",
+            "ERROR: [Common 17-170] Unknown option '-foo', please type 'open_checkpoint -help' "
+            "for usage info.",
+        ),
+        (
+            "report_drc -file",
+            "ERROR: [Common 17-163] Missing value for option 'file', please type 'report_drc "
+            "-help' for usage info.",
+        ),
+        ("write_bitstream -force", "ERROR: [Common 17-163] Missing value for option 'file'"),
+        ("close_design extra", "ERROR: [Common 17-165] Too many positional options"),
+        ("read_checkpoint -cell no_such_cell user.dcp", "is not a reconfigurable partition"),
+        ("set_param no.such.param 1", "Parameter 'no.such.param' does not exist"),
+        ("get_property NO_SUCH [current_design]", "'NO_SUCH' is not a valid property name"),
+        ("set_property BITSTREAM.GENERAL.COMPRESS maybe [current_design]", "Invalid value"),
+        ("report_utilization -pblocks nowhere", "No pblocks matched 'nowhere'"),
+        ("close_design; current_design", "No open design"),
+    ],
+)
+def test_commands_check_options_and_inputs(tmp_path: Path, line: str, error: str) -> None:
+    result = _batch(_script(tmp_path, line + "\nputs not-reached\n"), tmp_path)
+    assert result.returncode == 1
+    assert error in result.stdout
+    assert "not-reached" not in result.stdout
+    assert "    while executing" in result.stdout
+    assert result.stdout.splitlines()[-1].startswith("INFO: [Common 17-206] Exiting Vivado at")
+
+
+def test_a_caught_error_is_logged_and_the_script_goes_on(tmp_path: Path) -> None:
+    body = 'if {[catch {open_checkpoint -foo x} msg]} { puts "caught: $msg" }\n'
+    result = _batch(_script(tmp_path, body), tmp_path)
+    assert result.returncode == 0
+    assert "\ncaught: ERROR: [Common 17-170] Unknown option '-foo'" in result.stdout
+
+
+def test_quiet_suppresses_errors_and_warnings(tmp_path: Path) -> None:
+    body = 'puts "cells=[llength [get_cells -quiet nothing*]] [llength [get_cells u_*]]"\n'
+    result = _batch(_script(tmp_path, body), tmp_path)
+    assert result.returncode == 0
+    assert "\ncells=0 1\n" in result.stdout
+    assert "No cells matched" not in result.stdout
+
+
+def test_write_bitstream_needs_force_to_overwrite(tmp_path: Path) -> None:
+    body = (
+        "read_checkpoint -cell u_ul_pr_top user.dcp\n"
+        "write_bitstream -cell u_ul_pr_top p.bit\n"
+        "write_bitstream -cell u_ul_pr_top p\n"
+    )
+    result = _batch(_script(tmp_path, body), tmp_path)
+    assert result.returncode == 1
+    assert "already exists; use -force" in result.stdout
+    assert "\nwrite_bitstream failed\n" in result.stdout
+    assert (tmp_path / "p.bit").is_file()
+    assert not (tmp_path / "p.bin").exists()
+
+
+def test_an_empty_reconfigurable_cell_fails_drc(tmp_path: Path) -> None:
+    result = _batch(_script(tmp_path, "write_bitstream -cell u_ul_pr_top p.bit\n"), tmp_path)
+    assert result.returncode == 1
+    assert "ERROR: [DRC BBOX-1] Black box instances: Cell 'u_ul_pr_top'" in result.stdout
+
+
+def test_write_checkpoint_and_debug_probes(tmp_path: Path) -> None:
+    body = (
+        "write_checkpoint static_copy\n"
+        "read_checkpoint -cell u_ul_pr_top user.dcp\n"
+        "write_checkpoint -cell u_ul_pr_top rm_copy.dcp\n"
+        "write_debug_probes probes.ltx\n"
+        "pr_verify static_copy.dcp rm_copy.dcp\n"
+    )
+    result = _batch(_script(tmp_path, body), tmp_path)
+    assert result.returncode == 0, result.stdout
+    assert read_dcp(tmp_path / "rm_copy.dcp").top == "ul_pr_top"
+    assert (tmp_path / "probes.ltx").is_file()
+    assert "\npr_verify completed successfully\n" in result.stdout
+
+
+def test_exit_in_a_script_ends_the_session_with_its_code(tmp_path: Path) -> None:
+    script = tmp_path / "t.tcl"
+    script.write_text("puts before\nexit 3\nputs after\n")
+    result = _batch(script, tmp_path)
+    assert result.returncode == 3
+    assert "before" in result.stdout
+    assert "after" not in result.stdout
+    assert "INFO: [Common 17-206] Exiting Vivado at" in (tmp_path / "vivado.log").read_text()
+
+
+# -- faults -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fault", "expected"),
+    [
+        ("timing_violation", "ERROR: [AFS 1-1] Timing violation: worst setup slack -0.123 ns"),
+        ("drc_error", "\nwrite_bitstream failed\n"),
+        ("pr_verify_incompatible", "ERROR: [Vivado 12-3254] PR_VERIFY"),
+        ("tcl_error", "\nreport_utilization failed\n"),
+        ("no_such_fault", "unknown emulator fault 'no_such_fault'"),
+    ],
+)
+def test_result_faults_fail_the_build(tmp_path: Path, fault: str, expected: str) -> None:
+    inputs, script = _build(tmp_path, fault)
+    result = _batch(script, tmp_path)
+    assert result.returncode == 1
+    assert expected in result.stdout
+    assert not inputs.partial_bit.exists()
+
+
+def test_timing_violation_still_writes_the_reports(tmp_path: Path) -> None:
+    inputs, script = _build(tmp_path, "timing_violation")
+    result = _batch(script, tmp_path)
+    assert "CRITICAL WARNING: [Timing 38-282]" in result.stdout
+    assert (
+        "Timing constraints are not met." in (inputs.reports_dir / "timing_summary.rpt").read_text()
+    )
+
+
+def test_crash_fault_dies_by_a_signal(tmp_path: Path) -> None:
+    _, script = _build(tmp_path, "crash")
+    assert _batch(script, tmp_path).returncode == -signal.SIGSEGV
+
+
+def test_slow_fault_takes_its_time_then_succeeds(tmp_path: Path) -> None:
+    inputs, script = _build(tmp_path, "slow:0.5")
+    started = time.monotonic()
+    result = _batch(script, tmp_path)
+    assert result.returncode == 0, result.stdout
+    assert time.monotonic() - started >= 0.5
+    assert inputs.partial_bin.is_file()
+
+
+def test_log_flood_fault_writes_megabytes_then_succeeds(tmp_path: Path) -> None:
+    inputs, script = _build(tmp_path, "log_flood:2")
+    result = _batch(script, tmp_path)
+    assert result.returncode == 0
+    assert len(result.stdout) > 2 * 1024 * 1024
+    assert (tmp_path / "vivado.log").stat().st_size > 2 * 1024 * 1024
+    assert inputs.partial_bin.is_file()
