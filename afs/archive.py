@@ -107,7 +107,9 @@ def _root_name(member: tarfile.TarInfo) -> str:
             f"member {member.name!r} is {_member_kind(member)}; only regular files are allowed",
         )
     if member.name.startswith("/"):
-        raise ImageBuildError(FailureCause.CORRUPT_ARCHIVE, f"member {member.name!r} has an absolute path")
+        raise ImageBuildError(
+            FailureCause.CORRUPT_ARCHIVE, f"member {member.name!r} has an absolute path"
+        )
     parts = [part for part in member.name.split("/") if part not in ("", ".")]
     if ".." in parts:
         raise ImageBuildError(
@@ -183,7 +185,9 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for key, value in pairs:
         if key in result:
-            raise ImageBuildError(FailureCause.MANIFEST_PARSE_FAILED, f"field {key!r} appears twice")
+            raise ImageBuildError(
+                FailureCause.MANIFEST_PARSE_FAILED, f"field {key!r} appears twice"
+            )
         result[key] = value
     return result
 
@@ -193,9 +197,13 @@ def parse_manifest(data: bytes) -> Manifest:
     try:
         document = json.loads(data.decode("utf-8"), object_pairs_hook=_unique_keys)
     except UnicodeDecodeError as exc:
-        raise ImageBuildError(FailureCause.MANIFEST_PARSE_FAILED, f"{MANIFEST_NAME} is not UTF-8 ({exc})") from exc
+        raise ImageBuildError(
+            FailureCause.MANIFEST_PARSE_FAILED, f"{MANIFEST_NAME} is not UTF-8 ({exc})"
+        ) from exc
     except json.JSONDecodeError as exc:
-        raise ImageBuildError(FailureCause.MANIFEST_PARSE_FAILED, f"{MANIFEST_NAME} is not valid JSON ({exc})") from exc
+        raise ImageBuildError(
+            FailureCause.MANIFEST_PARSE_FAILED, f"{MANIFEST_NAME} is not valid JSON ({exc})"
+        ) from exc
     if not isinstance(document, dict):
         raise ImageBuildError(
             FailureCause.MANIFEST_PARSE_FAILED,
@@ -237,7 +245,10 @@ def _manifest_error(exc: ValidationError, document: dict[str, str]) -> ImageBuil
             FailureCause.SHELL_VERSION_INVALID,
             f"shell_id {value!r} must be '0x' and 8 hexadecimal digits",
         )
-    return ImageBuildError(FailureCause.MANIFEST_PARSE_FAILED, f"{MANIFEST_NAME} field {field!r} {value!r}: {error['msg']}")
+    return ImageBuildError(
+        FailureCause.MANIFEST_PARSE_FAILED,
+        f"{MANIFEST_NAME} field {field!r} {value!r}: {error['msg']}",
+    )
 
 
 def _member_data(tar: tarfile.TarFile, member: tarfile.TarInfo) -> IO[bytes]:

@@ -53,7 +53,9 @@ class ImageFile(BaseModel):
 
 
 def storage_failure(error: storage.StorageError) -> ImageBuildError:
-    return ImageBuildError(_STORAGE_CAUSES.get(type(error), FailureCause.INTERNAL_ERROR), str(error))
+    return ImageBuildError(
+        _STORAGE_CAUSES.get(type(error), FailureCause.INTERNAL_ERROR), str(error)
+    )
 
 
 def tenant_for(settings: Settings, job: BuildJob) -> TenantStorage:
@@ -161,7 +163,8 @@ def store_image(
     """Write the image file and put it in the factory's image store (never the tenant's bucket)."""
     if not bitstream.is_file():
         raise ImageBuildError(
-            FailureCause.BITSTREAM_GENERATE_ERROR, f"vivado wrote no partial bitstream {bitstream.name}"
+            FailureCause.BITSTREAM_GENERATE_ERROR,
+            f"vivado wrote no partial bitstream {bitstream.name}",
         )
     write_aei(workspace.image_file, metadata, bitstream)
     key = f"{job.project_id}/{job.image_id}.aei"
@@ -181,7 +184,7 @@ def store_image(
 
 
 def deliver_logs(settings: Settings, job: BuildJob, tarball: Path) -> str:
-    """Upload the log tarball to the tenant's bucket (DESIGN.md "The logs tarball"); `bucket:key`."""
+    """Upload the log tarball to the tenant's bucket; returns `bucket:key`."""
     bucket, key = job.request.dcp_bucket, job.request.log_tarball_key(job.image_id)
     try:
         client = tenant_client(settings, tenant_for(settings, job))

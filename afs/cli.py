@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 
-
 def _demo(args: argparse.Namespace) -> int:
     from afs.demo import run_demo
     from afs.status import ImageStatus

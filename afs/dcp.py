@@ -41,7 +41,7 @@ def _named_child(checkpoint: ElementTree.Element, tag: str) -> str | None:
 
 
 def parse_dcp_xml(data: bytes) -> DcpInfo:
-    """The checkpoint description in `dcp.xml` (Checkpoint element at the root or one level down)."""
+    """The checkpoint described by `dcp.xml` (its Checkpoint element may be the root or below)."""
     try:
         root = ElementTree.fromstring(data)  # noqa: S314 - no DTDs/entities are expanded by etree
     except ElementTree.ParseError as exc:

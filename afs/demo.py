@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import shutil
 import tempfile
 import threading
@@ -31,7 +32,7 @@ def _create_demo_tenant(stack: EmbeddedStack) -> str:
     tenant = TenantStorage(
         endpoint=stack.obs_endpoint,
         access_key="demo-tenant-ak",
-        secret_key="demo-tenant-sk",
+        secret_key="demo-tenant-sk",  # noqa: S106 - moto's dev store accepts any key
         buckets=[DEMO_BUCKET],
     )
     save_tenant(get_settings(), project_id, tenant)
@@ -95,7 +96,10 @@ def run_demo(home: Path, say: Callable[[str], None] = print, timeout: float = 30
         record = default_catalog().register(project_id, request)
         say(f"image {record.id} (project {project_id})")
         stop = threading.Event()
-        dispatcher = threading.Thread(target=_dispatch_until, args=(stop,), daemon=True)
+        # The thread runs in a copy of this context, where Prefect's settings (the API URL) live.
+        dispatcher = threading.Thread(
+            target=contextvars.copy_context().run, args=(_dispatch_until, stop), daemon=True
+        )
         dispatcher.start()
         try:
             record = _follow(record.id, say, timeout)

@@ -1,8 +1,8 @@
 """The dispatcher: turns `initialing` catalog rows into flow runs (the outbox pattern).
 
 The API only writes rows, so creating an image never waits for Prefect. The idempotency key of a
-run is the image id (plus the attempt after a reprocess), so a dispatch repeated after a crash, or by
-a second replica, finds the run the first one made instead of making another.
+run is the image id (plus the attempt after a reprocess), so a dispatch repeated after a crash, or
+by a second replica, finds the run the first one made instead of making another.
 """
 
 from __future__ import annotations

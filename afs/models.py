@@ -123,7 +123,10 @@ DcpLocation = Annotated[
         description="Where the DCP tarball is: 'bucket:file name', e.g. 'obs-fpga:vu9p/dcp.tar'. "
         "Bucket: 3-63 of a-z 0-9 . -; file: 4-128 of A-Z a-z 0-9 _ . / -, ending in .tar.",
         examples=["obs-fpga:vu9p/fpga-vu9p-dcp.tar"],
-        json_schema_extra={"pattern": r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]:[A-Za-z0-9_.\-][A-Za-z0-9_./\-]{0,123}\.tar$"},
+        # For the Prefect form; the validator above is the rule and names what is wrong.
+        json_schema_extra={
+            "pattern": r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]:(?!/)[A-Za-z0-9_./-]{0,124}\.tar$"
+        },
     ),
 ]
 LogDirectory = Annotated[

@@ -10,5 +10,7 @@ from afs.models import ImageRecord
 @task(name="mark-active")
 def mark_active(job: BuildJob, image: ImageFile) -> ImageRecord:
     return default_catalog().mark_active(
-        job.image_id, size_mb=image.size_mb, metadata={**image.metadata, "image_file": image.location}
+        job.image_id,
+        size_mb=image.size_mb,
+        metadata={**image.metadata, "image_file": image.location},
     )

@@ -69,7 +69,7 @@ def s3_client(s3_endpoint: str):
 
 @pytest.fixture(scope="session")
 def factory(s3_endpoint: str, prefect_api: str) -> Iterator[None]:
-    """The factory's settings pointed at this session's servers, with the sample shells installed."""
+    """Settings pointed at this session's servers, with the sample shells installed."""
     from afs.catalog import default_catalog
     from afs.embedded import install_sample_shells
     from afs.settings import get_settings
@@ -78,7 +78,7 @@ def factory(s3_endpoint: str, prefect_api: str) -> Iterator[None]:
     get_settings.cache_clear()
     default_catalog.cache_clear()
     install_sample_shells(get_settings())
-    yield
+    return
 
 
 @pytest.fixture

@@ -10,9 +10,7 @@ from pathlib import Path
 
 def test_the_demo_prints_each_status_and_ends_active(tmp_path: Path) -> None:
     environment = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("AFS_", "PREFECT_"))
+        key: value for key, value in os.environ.items() if not key.startswith(("AFS_", "PREFECT_"))
     }
     completed = subprocess.run(
         [sys.executable, "-m", "afs.cli", "demo", "--home", str(tmp_path / "demo")],
@@ -26,5 +24,7 @@ def test_the_demo_prints_each_status_and_ends_active(tmp_path: Path) -> None:
     assert completed.returncode == 0, output + completed.stderr
     statuses = [line.split(": ", 1)[1] for line in output.splitlines() if "status: " in line]
     assert statuses == ["initialing", "scheduling", "creating", "active"]
-    assert "_log.tar" in output and ".aei" in output
+    assert "_log.tar" in output
+    assert ".aei" in output
     assert "not Vivado" in output
+    assert "temporary server" not in output + completed.stderr, "every client used the stack"

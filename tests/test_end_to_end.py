@@ -69,7 +69,8 @@ def test_a_tampered_tarball_ends_in_error_with_the_cause_in_the_bucket(
     message = default_catalog().get(image.id).message
     assert message.startswith("DCP_INTEGRITY_UNVERIFIED: ")
     status = json.loads(read_log_tarball(tenant.get(f"dcp/{image.id}_log.tar"))["status.json"])
-    assert status["status"] == "error" and status["message"] == message
+    assert status["status"] == "error"
+    assert status["message"] == message
 
 
 def test_dispatching_twice_makes_one_run(serving_worker: None, tenant: Tenant, tmp_path: Path):

@@ -105,7 +105,6 @@ def test_a_run_naming_another_projects_image_changes_nothing(
 ) -> None:
     other_project = uuid.uuid4().hex
     assert (
-        record_run_state(catalog, image.id, other_project, StateType.CRASHED, None, "run-x")
-        is None
+        record_run_state(catalog, image.id, other_project, StateType.CRASHED, None, "run-x") is None
     )
     assert catalog.get(image.id).status is ImageStatus.INITIALING

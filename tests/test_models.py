@@ -1,4 +1,4 @@
-"""The create request's rules, each at its boundaries: the last valid value and the first invalid."""
+"""The create request's rules, each at its boundaries: the last valid value, the first invalid."""
 
 from __future__ import annotations
 
@@ -66,7 +66,8 @@ def test_bucket_names_within_the_rules_are_accepted(bucket: str) -> None:
 def test_bucket_names_breaking_a_rule_are_rejected_naming_it(bucket: str, rule: str) -> None:
     field, message = rejection(dcp_location=f"{bucket}:dcp.tar")
     assert field == "dcp_location"
-    assert "bucket name" in message and rule in message
+    assert "bucket name" in message
+    assert rule in message
 
 
 # ---- dcp_location: file name ----------------------------------------------------------------
@@ -227,3 +228,17 @@ def test_the_json_schema_documents_every_field_for_the_prefect_form() -> None:
     properties = FpgaImageRequest.model_json_schema()["properties"]
     assert set(properties) == {"dcp_location", "log_directory", "name", "description"}
     assert all(properties[field].get("description") for field in properties)
+
+
+def test_the_forms_patterns_accept_every_valid_value() -> None:
+    """The UI's JSON-schema patterns pre-check input; they must never refuse a valid request."""
+    import re
+
+    properties = FpgaImageRequest.model_json_schema()["properties"]
+    locations = ["abc:.tar", f"{'a' * 63}:{'x' * 124}.tar", "a.b-c:A_b-c.d/e.tar", "1.2.3:a/b.tar"]
+    for location in locations:
+        assert re.fullmatch(
+            properties["dcp_location"]["pattern"], request(dcp_location=location).dcp_location
+        )
+    for name in ["a", "x" * 64, "A-b_9"]:
+        assert re.fullmatch(properties["name"]["pattern"], request(name=name).name)

@@ -42,7 +42,8 @@ def test_a_transient_failure_goes_back_to_the_dispatcher(catalog: Catalog, messa
 
     record = catalog.get(image.id)
     assert record.status is ImageStatus.INITIALING
-    assert record.message is None and record.flow_run_id is None
+    assert record.message is None
+    assert record.flow_run_id is None
     assert [r.id for r in catalog.awaiting_dispatch()] == [image.id]
     assert idempotency_key(record) != image.id, "a new run, not the failed one again"
 

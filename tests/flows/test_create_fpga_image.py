@@ -68,7 +68,8 @@ def test_a_good_tarball_becomes_an_active_image_with_its_file_and_logs(
     assert record.status is ImageStatus.ACTIVE, record.message
     assert record.message is None
     assert record.size_mb >= 1
-    assert record.attempts == 1 and record.flow_run_id
+    assert record.attempts == 1
+    assert record.flow_run_id
     assert record.metadata["manifest"]["shell_id"] == "0x01010029"
     assert record.metadata["dcp"]["part"] == "xcvu9p-flgb2104-2-i"
     assert "emulat" in record.metadata["toolchain"].lower()
@@ -140,9 +141,7 @@ def test_another_projects_bucket_is_refused_and_never_read(
     assert [item["Key"] for item in listed] == [DCP_KEY], "nothing was written to the victim"
 
 
-def test_a_tampered_sha256_fails_integrity_with_both_hashes(
-    tenant: Tenant, tmp_path: Path
-) -> None:
+def test_a_tampered_sha256_fails_integrity_with_both_hashes(tenant: Tenant, tmp_path: Path) -> None:
     record = build(tenant, sample_tarball(tmp_path, dcp_sha256="ab" * 32))
     assert_failed_with(tenant, record, FailureCause.DCP_INTEGRITY_UNVERIFIED, "ab" * 32)
 
@@ -248,9 +247,7 @@ def test_a_bad_pci_id(tenant: Tenant, tmp_path: Path) -> None:
     assert_failed_with(tenant, record, FailureCause.PCIID_SYNTAX_INVALID, "pci_device_id")
 
 
-def test_a_timing_violation_in_vivado_names_the_first_error(
-    tenant: Tenant, tmp_path: Path
-) -> None:
+def test_a_timing_violation_in_vivado_names_the_first_error(tenant: Tenant, tmp_path: Path) -> None:
     record = build(tenant, sample_tarball(tmp_path, emulator_fault="timing_violation"))
     assert_failed_with(tenant, record, FailureCause.TIMING_VIOLATION, "ERROR:")
     assert b"ERROR:" in logs_of(tenant, record)["vivado/vivado.log"]
@@ -265,9 +262,7 @@ def test_a_failed_image_frees_the_projects_quota(tenant: Tenant, tmp_path: Path)
     assert build(tenant, sample_tarball(tmp_path)).status is ImageStatus.ACTIVE
 
 
-def test_a_run_from_the_prefect_ui_registers_its_own_image(
-    tenant: Tenant, tmp_path: Path
-) -> None:
+def test_a_run_from_the_prefect_ui_registers_its_own_image(tenant: Tenant, tmp_path: Path) -> None:
     from prefect import get_client
 
     tenant.put(DCP_KEY, sample_tarball(tmp_path))
