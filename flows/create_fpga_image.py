@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import Annotated, NamedTuple
 
-from prefect import flow, get_run_logger
-from prefect.client.schemas.objects import FlowRun, State
+from prefect import flow, get_client, get_run_logger
+from prefect.client.schemas.objects import FlowRun, State, StateType
+from prefect.exceptions import TerminationSignal
 from prefect.runtime import flow_run as current_run
 from pydantic import Field
 
@@ -73,21 +74,39 @@ def _pipeline_log(workspace: Workspace) -> Iterator[None]:
         handler.close()
 
 
-def _attempt_build(
-    job: BuildJob, workspace: Workspace
-) -> tuple[ImageFile, None] | tuple[None, ImageBuildError]:
+class _Attempt(NamedTuple):
+    image_file: ImageFile | None = None
+    failure: ImageBuildError | None = None
+    interruption: TerminationSignal | None = None
+
+
+def _cause_of_interruption() -> FailureCause:
+    """SIGTERM is a cancel if Prefect is cancelling this run; otherwise the worker is going away."""
+    with get_client(sync_client=True) as client:
+        state = client.read_flow_run(current_run.id).state
+    cancelling = state is not None and state.type in {StateType.CANCELLING, StateType.CANCELLED}
+    return FailureCause.CANCELLED if cancelling else FailureCause.WORKER_CRASHED
+
+
+def _attempt_build(job: BuildJob, workspace: Workspace) -> _Attempt:
     try:
         fetch_dcp(job, workspace)
         checked = check_archive(workspace)
         script = render_tcl(job, workspace, checked)
         vivado_run = run_vivado(workspace, checked)
         metadata = image_metadata(job, checked, vivado_run)
-        return upload_image(job, workspace, metadata, script.partial_bin), None
+        return _Attempt(image_file=upload_image(job, workspace, metadata, script.partial_bin))
     except ImageBuildError as exc:
-        return None, exc
+        return _Attempt(failure=exc)
+    except TerminationSignal as exc:
+        # Vivado's process group is gone already (the runner kills it on any exception); the
+        # tenant still gets the logs before the run ends.
+        stopped = ImageBuildError(_cause_of_interruption(), f"the build was stopped ({exc.signal})")
+        return _Attempt(failure=stopped, interruption=exc)
     except Exception as exc:
         get_run_logger().exception("unexpected failure")
-        return None, ImageBuildError(FailureCause.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}")
+        failure = ImageBuildError(FailureCause.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}")
+        return _Attempt(failure=failure)
 
 
 @flow(
@@ -109,7 +128,7 @@ def create_fpga_image(
     workspace = Workspace.create(get_settings().builds_dir, job.image_id)
     try:
         with _pipeline_log(workspace):
-            image_file, failure = _attempt_build(job, workspace)
+            image_file, failure, interruption = _attempt_build(job, workspace)
             if failure is None:
                 outcome = BuildOutcome(image_id=job.image_id, status=ImageStatus.ACTIVE)
             else:
@@ -127,6 +146,8 @@ def create_fpga_image(
             failure = failure or exc
     finally:
         workspace.remove()
+    if interruption is not None:
+        raise interruption
     if failure is not None:
         raise failure
     mark_active(job, image_file)

@@ -81,3 +81,42 @@ def test_dispatching_twice_makes_one_run(serving_worker: None, tenant: Tenant, t
 
     assert first.id == second.id
     dispatch_and_follow(image.id)
+
+
+def processes_mentioning(text: str) -> list[int]:
+    """Pids of live processes whose command line contains `text`."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if text.encode() in cmdline.read_bytes():
+                found.append(int(cmdline.parent.name))
+        except OSError:
+            continue  # the process ended while we looked
+    return found
+
+
+def test_cancelling_a_build_stops_vivado_and_ends_the_image_cancelled_with_logs(
+    serving_worker: None, tenant: Tenant, tmp_path: Path
+) -> None:
+    from prefect import get_client
+    from prefect.states import Cancelling
+
+    image = submit(tenant, sample_tarball(tmp_path, emulator_fault="hang"))
+    start_run = deployment_starter(CREATE_DEPLOYMENT_PATH)
+    dispatch_pending(default_catalog(), start_run)
+    build_script = f"{image.id}/build.tcl"
+    deadline = time.monotonic() + 120
+    while not processes_mentioning(build_script):
+        assert time.monotonic() < deadline, "vivado never started"
+        time.sleep(0.2)
+
+    with get_client(sync_client=True) as client:
+        client.set_flow_run_state(default_catalog().get(image.id).flow_run_id, Cancelling())
+    seen = dispatch_and_follow(image.id, timeout=120)
+
+    assert seen[-1] is ImageStatus.ERROR
+    record = default_catalog().get(image.id)
+    assert record.message.startswith("CANCELLED: "), record.message
+    assert processes_mentioning(build_script) == [], "no vivado process outlives the cancel"
+    status = json.loads(read_log_tarball(tenant.get(f"dcp/{image.id}_log.tar"))["status.json"])
+    assert status["message"] == record.message
