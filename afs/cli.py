@@ -18,10 +18,16 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
+    import os
+
     from prefect import serve
 
     from deployments import factory_deployments
+    from deployments.automations import HEARTBEAT_SECONDS, ensure_automations
 
+    # Build runs are children of this process: they inherit the heartbeats the automation needs.
+    os.environ["PREFECT_FLOWS_HEARTBEAT_FREQUENCY"] = str(HEARTBEAT_SECONDS)
+    ensure_automations()
     serve(*factory_deployments(), limit=args.limit, print_starting_message=False)
     return 0
 

@@ -11,7 +11,7 @@ from afs.catalog import default_catalog
 from afs.reconcile import RunState, reconcile_images
 
 
-def _read_run_state(flow_run_id: str) -> RunState | None:
+def read_run_state(flow_run_id: str) -> RunState | None:
     with get_client(sync_client=True) as client:
         try:
             run = client.read_flow_run(UUID(flow_run_id))
@@ -22,6 +22,6 @@ def _read_run_state(flow_run_id: str) -> RunState | None:
 
 @flow(name="reconcile-fpga-images", persist_result=False)
 def reconcile_fpga_images() -> int:
-    changed = reconcile_images(default_catalog(), _read_run_state)
+    changed = reconcile_images(default_catalog(), read_run_state)
     get_run_logger().info("%d image(s) brought in line with their runs", changed)
     return changed

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from prefect.client.schemas.objects import StateType
 
 from afs.catalog import default_catalog
 from afs.dispatch import deployment_starter, dispatch_pending
@@ -95,6 +98,11 @@ def processes_mentioning(text: str) -> list[int]:
     return found
 
 
+def parent_of(pid: int) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat.rpartition(")")[2].split()[1])
+
+
 def test_cancelling_a_build_stops_vivado_and_ends_the_image_cancelled_with_logs(
     serving_worker: None, tenant: Tenant, tmp_path: Path
 ) -> None:
@@ -120,3 +128,36 @@ def test_cancelling_a_build_stops_vivado_and_ends_the_image_cancelled_with_logs(
     assert processes_mentioning(build_script) == [], "no vivado process outlives the cancel"
     status = json.loads(read_log_tarball(tenant.get(f"dcp/{image.id}_log.tar"))["status.json"])
     assert status["message"] == record.message
+
+
+def test_a_build_whose_process_is_killed_ends_worker_crashed_and_frees_the_quota(
+    serving_worker: None, tenant: Tenant, tmp_path: Path
+) -> None:
+    from uuid import UUID
+
+    from prefect import get_client
+
+    from afs.reconcile import reconcile_images
+    from flows.reconcile import read_run_state
+
+    image = submit(tenant, sample_tarball(tmp_path, emulator_fault="hang"))
+    dispatch_pending(default_catalog(), deployment_starter(CREATE_DEPLOYMENT_PATH))
+    flow_run_id = default_catalog().get(image.id).flow_run_id
+    deadline = time.monotonic() + 120
+    while not (vivado := processes_mentioning(f"{image.id}/build.tcl")):
+        assert time.monotonic() < deadline, "vivado never started"
+        time.sleep(0.2)
+    flow_run_process = parent_of(vivado[0])
+    for pid in (flow_run_process, *vivado):
+        os.kill(pid, signal.SIGKILL)  # the build host is lost: no hook can run
+
+    with get_client(sync_client=True) as client:
+        while client.read_flow_run(UUID(flow_run_id)).state.type is not StateType.CRASHED:
+            assert time.monotonic() < deadline + 60, "the worker never noticed its run died"
+            time.sleep(2)
+    reconcile_images(default_catalog(), read_run_state)
+
+    record = default_catalog().get(image.id)
+    assert record.status is ImageStatus.ERROR
+    assert record.message.startswith("WORKER_CRASHED: "), record.message
+    assert default_catalog().register(tenant.project_id, tenant.request("dcp/design.tar"))

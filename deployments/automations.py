@@ -1,0 +1,57 @@
+"""Automations the factory needs on its Prefect server, created by the factory's own set-up.
+
+A worker that dies (OOM killer, lost host) runs no hook and leaves its run `Running` for ever.
+Flow runs send heartbeats; this automation marks a run that stopped sending them `Crashed`, and
+the reconcile flow then turns its image to `error` (WORKER_CRASHED), freeing the project's quota.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from prefect.automations import Automation
+from prefect.client.schemas.objects import StateType
+from prefect.events.actions import ChangeFlowRunState
+from prefect.events.schemas.automations import EventTrigger, Posture
+from prefect.events.schemas.events import ResourceSpecification
+
+HEARTBEAT_SECONDS = 30  # PREFECT_FLOWS_HEARTBEAT_FREQUENCY of every build run (Prefect's minimum)
+ZOMBIE_AFTER = timedelta(seconds=3 * HEARTBEAT_SECONDS)
+ZOMBIE_AUTOMATION = "afs: crash flow runs whose heartbeats stopped"
+
+
+def zombie_automation() -> Automation:
+    return Automation(
+        name=ZOMBIE_AUTOMATION,
+        description="Marks build runs Crashed when their worker died; reconcile frees the quota.",
+        trigger=EventTrigger(
+            after={"prefect.flow-run.heartbeat"},
+            expect={
+                "prefect.flow-run.heartbeat",
+                "prefect.flow-run.Completed",
+                "prefect.flow-run.Failed",
+                "prefect.flow-run.Cancelled",
+                "prefect.flow-run.Crashed",
+            },
+            match=ResourceSpecification({"prefect.resource.id": ["prefect.flow-run.*"]}),
+            for_each={"prefect.resource.id"},
+            posture=Posture.Proactive,
+            threshold=1,
+            within=ZOMBIE_AFTER,
+        ),
+        actions=[
+            ChangeFlowRunState(
+                state=StateType.CRASHED,
+                message=f"no heartbeat for {ZOMBIE_AFTER.total_seconds():g} s: the worker died",
+            )
+        ],
+    )
+
+
+def ensure_automations() -> None:
+    """Create the factory's automations on the current Prefect server unless they exist."""
+    from prefect import get_client
+
+    with get_client(sync_client=True) as client:
+        if not client.read_automations_by_name(ZOMBIE_AUTOMATION):
+            zombie_automation().create()
