@@ -22,9 +22,17 @@ def _worker(args: argparse.Namespace) -> int:
 
     from prefect import serve
 
+    from afs.doctor import configuration_checks
+    from afs.settings import get_settings
     from deployments import factory_deployments
     from deployments.automations import HEARTBEAT_SECONDS, ensure_automations
 
+    failing = [check for check in configuration_checks(get_settings()) if not check.ok]
+    for check in failing:
+        print(f"afs worker: {check.name}: {check.detail}", file=sys.stderr)
+    if failing:
+        print("afs worker: not taking builds until the configuration is fixed", file=sys.stderr)
+        return 2
     # Build runs are children of this process: they inherit the heartbeats the automation needs.
     os.environ["PREFECT_FLOWS_HEARTBEAT_FREQUENCY"] = str(HEARTBEAT_SECONDS)
     ensure_automations()
@@ -71,6 +79,28 @@ def _dcp_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _vivado_log(args: argparse.Namespace) -> int:
+    from afs.vivado.logparse import summarize_log
+
+    try:
+        summary = summarize_log(args.path)
+    except OSError as exc:
+        print(f"afs vivado-log: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(summary.model_dump(), indent=2))
+    return 0
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from afs.doctor import all_checks
+    from afs.settings import get_settings
+
+    checks = all_checks(get_settings())
+    for check in checks:
+        print(f"{'ok  ' if check.ok else 'FAIL'} {check.name}: {check.detail}")
+    return 0 if all(check.ok for check in checks) else 1
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="afs", description="FPGA image factory")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -99,6 +129,13 @@ def _parser() -> argparse.ArgumentParser:
     info = dcp_commands.add_parser("info", help="print part, product, top, version as JSON")
     info.add_argument("path", type=Path)
     info.set_defaults(run=_dcp_info)
+
+    vivado_log = commands.add_parser("vivado-log", help="summarize a Vivado log as JSON")
+    vivado_log.add_argument("path", type=Path)
+    vivado_log.set_defaults(run=_vivado_log)
+
+    doctor = commands.add_parser("doctor", help="check this build host")
+    doctor.set_defaults(run=_doctor)
     return parser
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from afs.doctor import pin_shell
 from afs.localstack import prefect_environment, prefect_server, s3_server, start, stop
 from afs.samples import write_sample_shell_dcp
 from afs.settings import Settings, get_settings
@@ -39,6 +40,7 @@ def install_sample_shells(settings: Settings) -> list[Path]:
         path = settings.shells_dir / f"{shell_id}.dcp"
         if not path.exists():
             write_sample_shell_dcp(path, shell_id)
+            pin_shell(path)
             installed.append(path)
     return installed
 
