@@ -17,8 +17,9 @@ from afs import storage
 from afs.aei import write_aei
 from afs.archive import ArchiveLimits, CheckedInput, check_tarball
 from afs.errors import FailureCause, ImageBuildError
-from afs.models import FpgaImageRequest
+from afs.models import FpgaImageRequest, ImageRecord
 from afs.settings import Settings
+from afs.status import IN_CREATION
 from afs.tcl import BuildScriptInputs, render_build_script
 from afs.tenants import (
     BucketNotOwned,
@@ -44,6 +45,23 @@ class BuildJob(BaseModel):
     image_id: str
     project_id: str
     request: FpgaImageRequest
+
+
+class RunRefused(Exception):
+    """The run's parameters do not describe an image this run may build; nothing is changed."""
+
+
+def job_for_image(record: ImageRecord, project_id: str, request: FpgaImageRequest) -> BuildJob:
+    """The build job of a catalogued image, if the run's parameters match it and it awaits a build.
+
+    A run retried from the UI after its image finished must not build it again behind the
+    catalog's back: failed images go through reprocessing instead.
+    """
+    if record.project_id != project_id or record.request != request:
+        raise RunRefused(f"run parameters do not match image {record.id} in the catalog")
+    if record.status not in IN_CREATION:
+        raise RunRefused(f"image {record.id} is {record.status.value}, not awaiting a build")
+    return BuildJob(image_id=record.id, project_id=project_id, request=request)
 
 
 class ImageFile(BaseModel):

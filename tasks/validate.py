@@ -3,10 +3,9 @@ from __future__ import annotations
 from prefect import get_client, task
 from prefect.runtime import flow_run
 
-from afs.build import BuildJob
+from afs.build import BuildJob, job_for_image
 from afs.catalog import default_catalog
 from afs.dispatch import run_tags
-from afs.errors import FailureCause, ImageBuildError
 from afs.models import FpgaImageRequest
 
 
@@ -24,15 +23,9 @@ def _label_this_run(project_id: str, image_id: str) -> None:
 def validate(image: FpgaImageRequest, project_id: str, image_id: str | None) -> BuildJob:
     """The image this run builds: registered now (same quota) if the run came from the UI."""
     catalog = default_catalog()
-    if image_id is None:
-        record = catalog.register(project_id, image)
-        catalog.record_attempt(record.id, str(flow_run.id))
-        _label_this_run(project_id, record.id)
-    else:
-        record = catalog.get(image_id)
-        if record.project_id != project_id or record.request != image:
-            raise ImageBuildError(
-                FailureCause.INTERNAL_ERROR,
-                f"run parameters do not match image {image_id} in the catalog",
-            )
+    if image_id is not None:
+        return job_for_image(catalog.get(image_id), project_id, image)
+    record = catalog.register(project_id, image)
+    catalog.record_attempt(record.id, str(flow_run.id))
+    _label_this_run(project_id, record.id)
     return BuildJob(image_id=record.id, project_id=project_id, request=image)

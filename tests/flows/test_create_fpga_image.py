@@ -316,3 +316,17 @@ def test_bad_parameters_are_rejected_before_anything_runs(tenant: Tenant) -> Non
         create_fpga_image(
             image={"dcp_location": "Bad:x.tar", "name": "n"}, project_id=tenant.project_id
         )
+
+
+def test_running_a_finished_image_again_changes_nothing(tenant: Tenant, tmp_path: Path) -> None:
+    failed = build(tenant, sample_tarball(tmp_path, dcp_sha256="ef" * 32))
+    state = create_fpga_image(
+        image=failed.request, project_id=tenant.project_id, image_id=failed.id, return_state=True
+    )
+    assert state.is_failed()
+    after = default_catalog().get(failed.id)
+    assert (after.status, after.message, after.attempts) == (
+        failed.status,
+        failed.message,
+        failed.attempts,
+    )
