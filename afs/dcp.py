@@ -33,20 +33,28 @@ class DcpInfo(BaseModel):
     files: list[DcpFile]
 
 
+def _tag(element: ElementTree.Element) -> str:
+    """The element's tag without a namespace, lower-cased: writers differ in both."""
+    return element.tag.rpartition("}")[2].lower()
+
+
 def _named_child(checkpoint: ElementTree.Element, tag: str) -> str | None:
     for child in checkpoint:
-        if child.tag.lower() == tag.lower():
+        if _tag(child) == tag.lower():
             return child.get("Name")
     return None
 
 
 def parse_dcp_xml(data: bytes) -> DcpInfo:
     """The checkpoint described by `dcp.xml` (its Checkpoint element may be the root or below)."""
+    # Vivado never writes a DTD; refusing one means no entity of a tenant's file is ever expanded.
+    if b"<!doctype" in data.lower():
+        raise DcpError(f"{DCP_XML} declares a DTD, which no checkpoint has")
     try:
-        root = ElementTree.fromstring(data)  # noqa: S314 - no DTDs/entities are expanded by etree
+        root = ElementTree.fromstring(data)  # noqa: S314 - DTDs are refused above
     except ElementTree.ParseError as exc:
         raise DcpError(f"{DCP_XML} is not well-formed XML ({exc})") from exc
-    checkpoint = root if root.tag == "Checkpoint" else root.find(".//Checkpoint")
+    checkpoint = next((element for element in root.iter() if _tag(element) == "checkpoint"), None)
     if checkpoint is None:
         raise DcpError(f"{DCP_XML} has no <Checkpoint> element")
     part = _named_child(checkpoint, "Part")
@@ -62,7 +70,7 @@ def parse_dcp_xml(data: bytes) -> DcpInfo:
         files=[
             DcpFile(type=element.get("Type", ""), name=element.get("Name", ""))
             for element in checkpoint
-            if element.tag == "File"
+            if _tag(element) == "file"
         ],
     )
 
