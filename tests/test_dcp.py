@@ -61,12 +61,12 @@ def test_a_dcp_xml_without_a_usable_checkpoint_is_refused(xml: bytes, reason: st
 def test_a_file_that_is_not_a_zip_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "design.dcp"
     path.write_bytes(b"not a zip at all")
-    with pytest.raises(DcpError, match="design.dcp is not a ZIP archive"):
+    with pytest.raises(DcpError, match=r"design\.dcp is not a ZIP archive"):
         read_dcp(path)
 
 
 def test_a_zip_without_dcp_xml_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(DcpError, match="has no dcp.xml at its root"):
+    with pytest.raises(DcpError, match=r"has no dcp\.xml at its root"):
         read_dcp(dcp_with(tmp_path, {"top.edf": "(edif)", "sub/dcp.xml": "<Checkpoint/>"}))
 
 
