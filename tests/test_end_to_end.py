@@ -161,3 +161,28 @@ def test_a_build_whose_process_is_killed_ends_worker_crashed_and_frees_the_quota
     assert record.status is ImageStatus.ERROR
     assert record.message.startswith("WORKER_CRASHED: "), record.message
     assert default_catalog().register(tenant.project_id, tenant.request("dcp/design.tar"))
+
+
+@pytest.mark.parametrize(
+    ("image", "field"),
+    [
+        ({"dcp_location": "Bad_Bucket:x.tar", "name": "n"}, "image.dcp_location"),
+        ({"dcp_location": "bucket:x.tar", "name": "spaces are not allowed"}, "image.name"),
+        ({"dcp_location": "bucket:x.tar"}, "image'. Failure reason: 'name' is a required"),
+    ],
+)
+def test_the_deployment_rejects_a_bad_form_before_any_run_exists(
+    serving_worker: None, tenant: Tenant, image: dict, field: str
+) -> None:
+    """What the Prefect UI's form submits is checked against the request's schema."""
+    from prefect.deployments import run_deployment
+    from prefect.exceptions import PrefectHTTPStatusError
+
+    with pytest.raises(PrefectHTTPStatusError, match="409 Conflict") as refused:
+        run_deployment(
+            CREATE_DEPLOYMENT_PATH,
+            parameters={"image": image, "project_id": tenant.project_id},
+            timeout=0,
+            as_subflow=False,
+        )
+    assert f"Validation failed for field '{field}" in str(refused.value)
