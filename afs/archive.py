@@ -46,6 +46,9 @@ from afs.settings import VU9P_PART
 
 MANIFEST_NAME = "manifest.json"
 DCP_SUFFIX = ".dcp"
+MAX_EXTENDED_HEADER_BYTES = 64 * 1024
+_BLOCK = 512
+_EXTENDED_TYPES = (b"x", b"g", b"L", b"K")  # pax, pax global, GNU long name, GNU long link
 _CHUNK = 1 << 20
 # Leading bytes of the compressed formats a tenant is most likely to upload by mistake.
 _COMPRESSED_MAGIC = {
@@ -70,6 +73,36 @@ class CheckedInput(BaseModel):
     dcp_sha256: str
 
 
+def _octal_or_base256(field: bytes) -> int | None:
+    if field[:1] and field[0] & 0x80:  # GNU base-256 for sizes beyond 8 GiB
+        return int.from_bytes(bytes([field[0] & 0x7F]) + field[1:], "big")
+    digits = field.replace(b"\0", b" ").strip()
+    try:
+        return int(digits, 8) if digits else 0
+    except ValueError:
+        return None
+
+
+def _check_extended_headers(tar_path: Path) -> None:
+    """Refuse oversized pax / GNU long-name headers before tarfile reads them whole into memory.
+
+    The member limits cannot help here: tarfile loads such a header completely while parsing it,
+    before any member exists to count or measure.
+    """
+    with tar_path.open("rb") as stream:
+        while len(block := stream.read(_BLOCK)) == _BLOCK and block.strip(b"\0"):
+            size = _octal_or_base256(block[124:136])
+            if size is None:
+                return  # not a header tarfile accepts either; it reports the damage itself
+            if block[156:157] in _EXTENDED_TYPES and size > MAX_EXTENDED_HEADER_BYTES:
+                raise ImageBuildError(
+                    FailureCause.CORRUPT_ARCHIVE,
+                    f"{tar_path.name} has an extended header of {size} bytes "
+                    f"(at most {MAX_EXTENDED_HEADER_BYTES})",
+                )
+            stream.seek(-(-size // _BLOCK) * _BLOCK, 1)
+
+
 def _open_plain_tar(tar_path: Path) -> tarfile.TarFile:
     with tar_path.open("rb") as head:
         start = head.read(6)
@@ -79,6 +112,7 @@ def _open_plain_tar(tar_path: Path) -> tarfile.TarFile:
                 FailureCause.CORRUPT_ARCHIVE,
                 f"{tar_path.name} is {kind}-compressed; upload a plain (uncompressed) tar",
             )
+    _check_extended_headers(tar_path)
     try:
         return tarfile.open(tar_path, mode="r:")
     except (tarfile.TarError, OSError) as exc:
@@ -101,6 +135,12 @@ def _member_kind(member: tarfile.TarInfo) -> str:
 
 def _root_name(member: tarfile.TarInfo) -> str:
     """The member's path without `./` prefixes; refuses all but plain relative files and dirs."""
+    # Bytes that are not UTF-8 come back from tarfile as lone surrogates, which are not printable.
+    if not member.name.isprintable():
+        raise ImageBuildError(
+            FailureCause.CORRUPT_ARCHIVE,
+            f"member name {member.name!a} is not printable UTF-8",
+        )
     if not (member.isreg() or member.isdir()):
         raise ImageBuildError(
             FailureCause.CORRUPT_ARCHIVE,

@@ -6,6 +6,7 @@ The DCP is never extracted to disk: `dcp.xml` is read straight out of the ZIP.
 from __future__ import annotations
 
 import zipfile
+import zlib
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -88,6 +89,14 @@ def read_dcp(path: Path) -> DcpInfo:
             data = archive.read(entry)
     except zipfile.BadZipFile as exc:
         raise DcpError(f"{path.name} is not a ZIP archive ({exc})") from exc
-    except (zipfile.LargeZipFile, NotImplementedError, OSError) as exc:
+    # A damaged deflate stream, an encrypted member or a truncated file each raise their own kind.
+    except (
+        zipfile.LargeZipFile,
+        NotImplementedError,
+        OSError,
+        zlib.error,
+        RuntimeError,
+        EOFError,
+    ) as exc:
         raise DcpError(f"{path.name} cannot be read as a DCP ({exc})") from exc
     return parse_dcp_xml(data)

@@ -14,7 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from afs.archive import ArchiveLimits, CheckedInput, check_tarball, pack
+from afs.archive import (
+    MAX_EXTENDED_HEADER_BYTES,
+    ArchiveLimits,
+    CheckedInput,
+    check_tarball,
+    pack,
+)
 from afs.errors import FailureCause, ImageBuildError
 from afs.models import PCI_ID_FIELDS
 from afs.samples import write_sample_dcp
@@ -543,3 +549,31 @@ def test_pack_refuses_before_writing_anything(
         pack(dcp, out / "dcp.tar", **arguments)
     assert "\n" not in str(caught.value)
     assert list(out.iterdir()) == []
+
+
+def test_a_member_name_that_is_not_utf8_is_a_corrupt_archive(tmp_path: Path) -> None:
+    tar_path = tmp_path / "dcp.tar"
+    with tarfile.open(tar_path, "w", format=tarfile.GNU_FORMAT, encoding="latin-1") as tar:
+        tar.addfile(*_member("caf\xe9.dcp", b"x"))
+    text = _fails(tar_path, tmp_path, FailureCause.CORRUPT_ARCHIVE, "not printable UTF-8")
+    text.encode("utf-8")  # the message itself can be stored and shown
+
+
+def test_an_oversized_pax_header_is_refused_before_tarfile_reads_it(
+    tmp_path: Path, dcp_bytes: bytes
+) -> None:
+    tar_path = tmp_path / "dcp.tar"
+    with tarfile.open(tar_path, "w", format=tarfile.PAX_FORMAT) as tar:
+        info, data = _member(DCP_NAME, dcp_bytes)
+        info.pax_headers = {"comment": "x" * (MAX_EXTENDED_HEADER_BYTES + 1)}
+        tar.addfile(info, data)
+    _fails(tar_path, tmp_path, FailureCause.CORRUPT_ARCHIVE, "extended header")
+
+
+def test_ordinary_pax_headers_are_accepted(tmp_path: Path, dcp_bytes: bytes) -> None:
+    tar_path = tmp_path / "dcp.tar"
+    with tarfile.open(tar_path, "w", format=tarfile.PAX_FORMAT) as tar:
+        for info, data in _standard(dcp_bytes, _manifest(dcp_bytes)):
+            info.pax_headers = {"comment": "written by a tool that adds pax headers"}
+            tar.addfile(info, data)
+    assert _check(tar_path, tmp_path).manifest.shell_id == "0x01010029"

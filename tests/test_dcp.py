@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import zipfile
 from pathlib import Path
 
@@ -84,3 +85,15 @@ def test_a_dcp_xml_with_a_dtd_is_refused_so_no_entity_is_expanded(tmp_path: Path
     )
     with pytest.raises(DcpError, match="declares a DTD"):
         read_dcp(dcp_with(tmp_path, {"dcp.xml": bomb}))
+
+
+def test_a_damaged_compressed_dcp_xml_is_refused_with_a_reason(tmp_path: Path) -> None:
+    path = tmp_path / "design.dcp"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("dcp.xml", "<Checkpoint>" + os.urandom(5_000).hex() + "</Checkpoint>")
+    data = bytearray(path.read_bytes())
+    start = data.index(b"dcp.xml") + len(b"dcp.xml")  # the compressed stream follows the name
+    data[start + 10 : start + 60] = b"\xff" * 50
+    path.write_bytes(bytes(data))
+    with pytest.raises(DcpError, match=r"cannot be read as a DCP \(Error -3"):
+        read_dcp(path)

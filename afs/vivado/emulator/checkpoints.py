@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -90,6 +91,6 @@ def load_checkpoint(path: Path) -> Checkpoint:
                 if entry.type.upper() == "XDC":
                     xdc = _read_member(archive, entry.name, MAX_XDC_BYTES)
                     _apply_constraints(checkpoint, xdc or "")
-    except (DcpError, zipfile.BadZipFile, OSError) as exc:
+    except (DcpError, zipfile.BadZipFile, OSError, zlib.error, RuntimeError, EOFError) as exc:
         raise CheckpointError(f"'{path}' is not a valid design checkpoint: {exc}") from exc
     return checkpoint
