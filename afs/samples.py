@@ -17,6 +17,9 @@ from afs.dcp import DCP_XML
 from afs.settings import VU9P_PART
 
 EMULATOR_FAULT_MEMBER = "afs_emulator_fault.txt"
+# The emulator acts out a fault only where this is "1" (the test suite, benchmarks), so a tenant
+# cannot make even an emulated build host hang or fill its disk.
+EMULATOR_FAULTS_ENV = "AFS_EMULATOR_FAULTS"
 USER_TOP = "ul_pr_top"
 
 

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from afs.samples import EMULATOR_FAULTS_ENV
 
 LIMIT_MB = 64
 
@@ -51,6 +54,7 @@ def measure(flood_mb: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="afs-bench-") as work:
         completed = subprocess.run(
             [sys.executable, __file__, "--child", str(flood_mb), "--work", work],
+            env={**os.environ, EMULATOR_FAULTS_ENV: "1"},
             capture_output=True,
             text=True,
             check=True,

@@ -19,12 +19,14 @@ _PREFECT_PORT = None
 
 def _configure_environment() -> None:
     from afs.localstack import free_port, prefect_environment
+    from afs.samples import EMULATOR_FAULTS_ENV
 
     global _PREFECT_PORT
     _PREFECT_PORT = free_port()
     api_url = f"http://127.0.0.1:{_PREFECT_PORT}/api"
     os.environ.update(prefect_environment(_SESSION_DIR / "prefect", api_url))
     os.environ["AFS_HOME"] = str(_SESSION_DIR / "afs-home")
+    os.environ[EMULATOR_FAULTS_ENV] = "1"  # the sample DCPs' faults are acted out in tests only
 
 
 _configure_environment()

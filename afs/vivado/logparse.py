@@ -28,7 +28,19 @@ _EXITING = "INFO: [Common 17-206] Exiting Vivado at"
 
 # Message ids written by vivado_tcl/build_partial.tcl.j2 and by Vivado's pr_verify.
 TIMING_VIOLATION_ID = "AFS 1-1"
+SHELL_PART_ID = "AFS 1-2"
+SHELL_CELL_ID = "AFS 1-3"
 PR_VERIFY_INCOMPATIBLE_ID = "Vivado 12-3254"
+MAX_ERROR_IDS = 50
+
+# The cause an ERROR's message id stands for, checked in this order. A shell that does not fit
+# the template is the operator's fault, never the tenant's: INTERNAL_ERROR, which may be retried.
+_CAUSE_OF_ERROR_ID: dict[str, FailureCause] = {
+    SHELL_PART_ID: FailureCause.INTERNAL_ERROR,
+    SHELL_CELL_ID: FailureCause.INTERNAL_ERROR,
+    PR_VERIFY_INCOMPATIBLE_ID: FailureCause.PR_VERIFY_FAILED,
+    TIMING_VIOLATION_ID: FailureCause.TIMING_VIOLATION,
+}
 
 
 class LogSummary(BaseModel):
@@ -38,6 +50,7 @@ class LogSummary(BaseModel):
     errors: int = 0
     last_summary: dict[str, int] | None = None
     first_errors: list[str] = []
+    error_ids: list[str] = []  # distinct message ids of ERROR lines, in order of appearance
     failed_commands: list[str] = []
     exited_normally: bool = False
 
@@ -66,6 +79,13 @@ class LogScanner:
                 summary.errors += 1
                 if len(summary.first_errors) < MAX_KEPT_LINES:
                     summary.first_errors.append(line)
+                error_id = message.group(2)
+                if (
+                    error_id
+                    and error_id not in summary.error_ids
+                    and len(summary.error_ids) < MAX_ERROR_IDS
+                ):
+                    summary.error_ids.append(error_id)
             return
         counts = _SUMMARY.match(line)
         if counts:
@@ -108,21 +128,17 @@ def summarize_log(path: Path) -> LogSummary:
     return scanner.summary()
 
 
-def _message_id(line: str) -> str | None:
-    match = _MESSAGE.match(line)
-    return match.group(2) if match else None
-
-
 def failure_cause(summary: LogSummary, exit_code: int) -> FailureCause:
-    """The cause a tenant is told for a failed run: pr_verify, timing, or the bitstream step.
+    """The cause a tenant is told for a failed run: shell, pr_verify, timing, or the bitstream.
 
-    A tool killed by a signal (negative exit code) crashed, whatever its log said before.
+    A tool killed by a signal (negative exit code) failed to make a bitstream, whatever its log
+    said before.
     """
     if exit_code < 0:
         return FailureCause.BITSTREAM_GENERATE_ERROR
-    error_ids = {_message_id(line) for line in summary.first_errors}
-    if "pr_verify" in summary.failed_commands or PR_VERIFY_INCOMPATIBLE_ID in error_ids:
+    for error_id, cause in _CAUSE_OF_ERROR_ID.items():
+        if error_id in summary.error_ids:
+            return cause
+    if "pr_verify" in summary.failed_commands:
         return FailureCause.PR_VERIFY_FAILED
-    if TIMING_VIOLATION_ID in error_ids:
-        return FailureCause.TIMING_VIOLATION
     return FailureCause.BITSTREAM_GENERATE_ERROR

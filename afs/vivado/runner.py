@@ -23,6 +23,7 @@ from typing import BinaryIO
 from pydantic import BaseModel
 
 from afs.errors import FailureCause, ImageBuildError
+from afs.samples import EMULATOR_FAULTS_ENV
 from afs.vivado.logparse import LogScanner, LogSummary, bounded_lines, failure_cause
 
 LOG_NAME = "vivado.log"
@@ -36,7 +37,7 @@ MAX_ERROR_TEXT = 1500
 _POLL_SECONDS = 0.1
 _QUEUE_LINES = 1000  # back-pressure on the reader: at most this many lines wait in memory
 _EOF = None
-_PASSED_ENV = ("PATH", "HOME", "LANG", "TMPDIR")
+_PASSED_ENV = ("PATH", "HOME", "LANG", "TMPDIR", EMULATOR_FAULTS_ENV)
 _NOTABLE = ("ERROR:", "CRITICAL WARNING:", "INFO: [Common 17-206]")
 _NOTABLE_ENDINGS = (" completed successfully", " failed")
 

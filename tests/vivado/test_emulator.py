@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from afs.dcp import read_dcp
-from afs.samples import write_sample_dcp, write_sample_shell_dcp
+from afs.samples import EMULATOR_FAULTS_ENV, write_sample_dcp, write_sample_shell_dcp
 from afs.settings import VU9P_PART, emulator_binary
 from afs.tcl import BuildScriptInputs, render_build_script
 from afs.vivado.logparse import summarize_log
@@ -350,3 +350,23 @@ def test_log_flood_fault_writes_megabytes_then_succeeds(tmp_path: Path) -> None:
     assert len(result.stdout) > 2 * 1024 * 1024
     assert (tmp_path / "vivado.log").stat().st_size > 2 * 1024 * 1024
     assert inputs.partial_bin.is_file()
+
+
+def test_faults_are_ignored_unless_the_host_enables_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tenant's DCP cannot make an emulated build host crash, hang or fill its disk."""
+    monkeypatch.delenv(EMULATOR_FAULTS_ENV)
+    inputs, script = _build(tmp_path, "crash")
+    result = _batch(script, tmp_path)
+    assert result.returncode == 0, result.stdout
+    assert f"Fault member ignored: {EMULATOR_FAULTS_ENV} is not 1" in result.stdout
+    assert inputs.partial_bin.is_file()
+
+
+@pytest.mark.parametrize("fault", ["slow:3601", "log_flood:2049", "slow:-1"])
+def test_fault_amounts_are_bounded(tmp_path: Path, fault: str) -> None:
+    _, script = _build(tmp_path, fault)
+    result = _batch(script, tmp_path)
+    assert result.returncode == 1
+    assert f"unknown emulator fault '{fault}'" in result.stdout

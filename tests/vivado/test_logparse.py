@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import pytest
+
 from afs.errors import FailureCause
 from afs.vivado.logparse import (
     MAX_KEPT_LINES,
@@ -147,3 +149,20 @@ def test_failure_causes() -> None:
     assert failure_cause(tcl_error, 1) is FailureCause.BITSTREAM_GENERATE_ERROR
     # Killed by a signal: the tool crashed, whatever it logged before.
     assert failure_cause(timing, -11) is FailureCause.BITSTREAM_GENERATE_ERROR
+
+
+def test_a_timing_violation_is_found_even_after_many_other_errors() -> None:
+    scanner = LogScanner()
+    for number in range(20):
+        scanner.feed(f"ERROR: [Place 30-{number}] something else went wrong\n")
+    scanner.feed("ERROR: [AFS 1-1] Timing violation: worst setup slack -0.2 ns\n")
+    summary = scanner.summary()
+    assert len(summary.first_errors) == 5
+    assert failure_cause(summary, 1) is FailureCause.TIMING_VIOLATION
+
+
+@pytest.mark.parametrize("error_id", ["AFS 1-2", "AFS 1-3"])
+def test_a_shell_that_does_not_fit_is_the_factorys_fault_not_the_tenants(error_id: str) -> None:
+    scanner = LogScanner()
+    scanner.feed(f"ERROR: [{error_id}] The shell checkpoint does not fit\n")
+    assert failure_cause(scanner.summary(), 1) is FailureCause.INTERNAL_ERROR

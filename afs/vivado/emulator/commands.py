@@ -11,6 +11,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
+import os
 import resource
 import socket
 import time
@@ -23,12 +24,12 @@ from pathlib import Path
 from typing import TextIO
 
 from afs.dcp import DCP_XML
-from afs.samples import sample_dcp_xml
+from afs.samples import EMULATOR_FAULTS_ENV, sample_dcp_xml
 from afs.vivado.emulator import EMULATED_VIVADO_VERSION, EMULATOR_NAME, IDENTITY
 from afs.vivado.emulator.bitstream import emulated_bitstream, write_bitstream_files
 from afs.vivado.emulator.checkpoints import Checkpoint, CheckpointError, load_checkpoint
 from afs.vivado.emulator.console import Console
-from afs.vivado.emulator.faults import Fault, FaultError
+from afs.vivado.emulator.faults import FAULT_ID, Fault, FaultError
 
 Result = str | tuple[str, ...]
 
@@ -249,7 +250,9 @@ class Session:
             checkpoint = load_checkpoint(Path(path))
         except CheckpointError as exc:
             raise CommandError("Project 1-64", f"Unable to open checkpoint: {exc}") from exc
-        if checkpoint.fault is not None and self.fault is None:
+        if checkpoint.fault is not None and os.environ.get(EMULATOR_FAULTS_ENV) != "1":
+            self.console.info(FAULT_ID, f"Fault member ignored: {EMULATOR_FAULTS_ENV} is not 1")
+        elif checkpoint.fault is not None and self.fault is None:
             try:
                 self.fault = Fault.parse(checkpoint.fault)
             except FaultError as exc:

@@ -19,6 +19,7 @@ from afs.vivado.emulator.console import Console
 
 RESULT_FAULTS = frozenset({"timing_violation", "drc_error", "pr_verify_incompatible", "tcl_error"})
 FAULT_ID = "Emulator 99-2"
+_LIMITS = {"slow": 3600.0, "log_flood": 2048.0}  # seconds, megabytes
 _FLOOD_LINE = (
     "INFO: [Physopt 32-619] Estimated Timing Summary | WNS=0.087 | TNS=0.000 | "
     "(emulated log flood)\n"
@@ -39,12 +40,12 @@ class Fault:
         kind, _, value = text.strip().partition(":")
         if kind in RESULT_FAULTS | {"crash", "hang"} and not value:
             return cls(kind)
-        if kind in ("slow", "log_flood"):
+        if kind in _LIMITS:
             try:
                 amount = float(value)
             except ValueError:
                 amount = -1.0
-            if amount >= 0:
+            if 0 <= amount <= _LIMITS[kind]:
                 return cls(kind, amount)
         raise FaultError(f"unknown emulator fault {text.strip()!r}")
 
