@@ -6,6 +6,7 @@ the message and deliver the logs.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -32,6 +33,8 @@ from afs.tenants import (
 from afs.vivado.runner import VivadoConfigError, VivadoRun, run_vivado, vivado_binary_for
 from afs.workspace import Workspace
 
+log = logging.getLogger(__name__)
+
 _STORAGE_CAUSES: dict[type[storage.StorageError], FailureCause] = {
     storage.ObjectInaccessible: FailureCause.INACCESSIBLE_INPUT,
     storage.ObjectTooLarge: FailureCause.INPUT_SIZE_ILLEGAL,
@@ -51,14 +54,19 @@ class RunRefused(Exception):
     """The run's parameters do not describe an image this run may build; nothing is changed."""
 
 
-def job_for_image(record: ImageRecord, project_id: str, request: FpgaImageRequest) -> BuildJob:
-    """The build job of a catalogued image, if the run's parameters match it and it awaits a build.
+def job_for_image(
+    record: ImageRecord, project_id: str, request: FpgaImageRequest, flow_run_id: str
+) -> BuildJob:
+    """The build job of a catalogued image, if this run is the image's and it awaits a build.
 
     A run retried from the UI after its image finished must not build it again behind the
-    catalog's back: failed images go through reprocessing instead.
+    catalog's back (failed images go through reprocessing), nor may a second run build an image
+    another run is building.
     """
     if record.project_id != project_id or record.request != request:
         raise RunRefused(f"run parameters do not match image {record.id} in the catalog")
+    if record.flow_run_id not in (None, flow_run_id):
+        raise RunRefused(f"image {record.id} is built by flow run {record.flow_run_id}")
     if record.status not in IN_CREATION:
         raise RunRefused(f"image {record.id} is {record.status.value}, not awaiting a build")
     return BuildJob(image_id=record.id, project_id=project_id, request=request)
@@ -199,6 +207,15 @@ def store_image(
     return ImageFile(
         location=f"{settings.image_store_bucket}:{key}", size_mb=size_mb, metadata=metadata
     )
+
+
+def discard_image(settings: Settings, image: ImageFile) -> None:
+    """Remove an image file whose image did not become active (best effort: logged, not raised)."""
+    bucket, _, key = image.location.partition(":")
+    try:
+        storage.delete_object(image_store_client(settings), bucket, key)
+    except storage.StorageError:
+        log.warning("could not remove %s; the image store keeps an orphan", image.location)
 
 
 def deliver_logs(settings: Settings, job: BuildJob, tarball: Path) -> str:

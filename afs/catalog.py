@@ -12,7 +12,7 @@ from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     JSON,
@@ -20,6 +20,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    ColumnElement,
     Connection,
     DateTime,
     Dialect,
@@ -32,11 +33,13 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    UniqueConstraint,
     create_engine,
     delete,
     event,
     func,
     insert,
+    or_,
     select,
     update,
 )
@@ -45,12 +48,15 @@ from sqlalchemy.exc import IntegrityError
 
 from afs.models import FpgaImageRequest, ImageRecord
 from afs.settings import Settings, get_settings
-from afs.status import IN_CREATION, ImageStatus, can_transition, sources_of
+from afs.status import FINISHED, IN_CREATION, ImageStatus, can_transition, sources_of
 
 _SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Only one image of a project may hold one of these statuses at a time (DESIGN.md, quota).
 _QUOTA_STATUSES = sorted(status.value for status in IN_CREATION)
 _UNFINISHED = sorted(status.value for status in IN_CREATION | {ImageStatus.DELETING})
+_DELETABLE = sorted(status.value for status in FINISHED)
+# At most this many FPGA images may be associated with one ECS image (per project).
+MAX_FPGA_IMAGES_PER_ECS_IMAGE = 10
 
 
 class CatalogError(Exception):
@@ -81,6 +87,56 @@ class ImageExists(CatalogError):
 
 class IllegalTransition(CatalogError):
     """A status change the transition table never allows, or a step the image is not ready for."""
+
+
+class WrongStatus(CatalogError):
+    """The image's status does not allow what was asked (delete, associate)."""
+
+    def __init__(self, image_id: str, status: ImageStatus, action: str, allowed: str) -> None:
+        self.image_id = image_id
+        self.status = status
+        super().__init__(f"image {image_id} is {status.value}: only {allowed} images can {action}")
+
+
+class ImageProtected(CatalogError):
+    def __init__(self, image_id: str) -> None:
+        self.image_id = image_id
+        super().__init__(
+            f"image {image_id} is protected (associated with an ECS image); disassociate it first"
+        )
+
+
+class ClientTokenConflict(CatalogError):
+    def __init__(self, token: str, image_id: str) -> None:
+        self.image_id = image_id
+        super().__init__(
+            f"X-Client-Token {token!r} was used for image {image_id} with another body"
+        )
+
+
+class AssociationExists(CatalogError):
+    def __init__(self, fpga_image_id: str, ecs_image_id: str) -> None:
+        super().__init__(f"image {fpga_image_id} is already associated with {ecs_image_id}")
+
+
+class AssociationLimit(CatalogError):
+    def __init__(self, ecs_image_id: str) -> None:
+        super().__init__(
+            f"ECS image {ecs_image_id} has {MAX_FPGA_IMAGES_PER_ECS_IMAGE} FPGA images "
+            "associated already, the most allowed"
+        )
+
+
+class AssociationNotFound(CatalogError):
+    def __init__(self, fpga_image_id: str, ecs_image_id: str) -> None:
+        super().__init__(f"image {fpga_image_id} is not associated with {ecs_image_id}")
+
+
+class ClientToken(NamedTuple):
+    """An X-Client-Token and the digest of the request it came with (idempotent creates)."""
+
+    token: str
+    body_sha256: str
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -120,6 +176,8 @@ fpga_images = Table(
     Column("metadata", JSON().with_variant(JSONB(), "postgresql"), nullable=False),
     Column("flow_run_id", String(64)),
     Column("attempts", Integer, nullable=False, default=0),
+    # Times the image went back to initialing for another build: part of the next run's key.
+    Column("requeues", Integer, nullable=False, default=0),
     Column("protected", Boolean, nullable=False, default=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
@@ -129,7 +187,13 @@ fpga_images = Table(
     ),
 )
 _status = fpga_images.c.status
-Index("ix_fpga_images_project_created", fpga_images.c.project_id, fpga_images.c.created_at)
+# The list's order (newest first, id breaking ties) read straight from the index, no sort.
+Index(
+    "ix_fpga_images_project_created",
+    fpga_images.c.project_id,
+    fpga_images.c.created_at,
+    fpga_images.c.id,
+)
 Index("ix_fpga_images_status_created", _status, fpga_images.c.created_at)
 # The quota, enforced by the database: two racing inserts cannot both hold it.
 Index(
@@ -139,6 +203,35 @@ Index(
     sqlite_where=_status.in_(_QUOTA_STATUSES),
     postgresql_where=_status.in_(_QUOTA_STATUSES),
 )
+
+
+# X-Client-Token of a create -> the image it made; the same token with another body is a conflict.
+client_tokens = Table(
+    "fpga_image_client_tokens",
+    metadata,
+    Column("project_id", String(64), primary_key=True),
+    Column("token", String(64), primary_key=True),
+    Column("body_sha256", String(64), nullable=False),
+    Column("image_id", String(32), nullable=False, index=True),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+# ECS image <-> FPGA image, per project. Each pair takes one of the ECS image's numbered slots, so
+# the database itself refuses an eleventh association even when two requests race.
+associations = Table(
+    "fpga_image_associations",
+    metadata,
+    Column("project_id", String(64), primary_key=True),
+    Column("image_id", String(64), primary_key=True),
+    Column("fpga_image_id", String(32), primary_key=True),
+    Column("slot", Integer, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    CheckConstraint(
+        f"slot >= 0 AND slot < {MAX_FPGA_IMAGES_PER_ECS_IMAGE}", name="ck_association_slot"
+    ),
+    UniqueConstraint("project_id", "image_id", "slot", name="uq_association_slot"),
+)
+Index("ix_fpga_image_associations_fpga_image", associations.c.fpga_image_id)
 
 
 def _now() -> datetime:
@@ -185,6 +278,11 @@ class Catalog:
         settings.home.mkdir(parents=True, exist_ok=True)
         return cls(settings.catalog_database_url)
 
+    @property
+    def engine(self) -> Engine:
+        """The engine, for stores that keep their own tables beside the catalog's."""
+        return self._engine
+
     def create_schema(self) -> None:
         metadata.create_all(self._writer)
 
@@ -205,9 +303,18 @@ class Catalog:
     # -- creating and reading ------------------------------------------------------------------
 
     def register(
-        self, project_id: str, request: FpgaImageRequest, *, image_id: str | None = None
+        self,
+        project_id: str,
+        request: FpgaImageRequest,
+        *,
+        image_id: str | None = None,
+        client_token: ClientToken | None = None,
     ) -> ImageRecord:
-        """Write a new image in status initialing, or fail if the project has one in creation."""
+        """Write a new image in status initialing, or fail if the project has one in creation.
+
+        With `client_token`, a token already used with the same body returns that image instead,
+        and one used with another body raises ClientTokenConflict.
+        """
         image_id = image_id or uuid.uuid4().hex
         now = _now()
         values = {
@@ -223,6 +330,7 @@ class Catalog:
             "metadata": {},
             "flow_run_id": None,
             "attempts": 0,
+            "requeues": 0,
             "protected": False,
             "created_at": now,
             "updated_at": now,
@@ -235,11 +343,25 @@ class Catalog:
                     row = connection.execute(
                         insert(fpga_images).values(values).returning(*fpga_images.c)
                     ).one()
+                    if client_token is not None:
+                        connection.execute(
+                            insert(client_tokens).values(
+                                project_id=project_id,
+                                token=client_token.token,
+                                body_sha256=client_token.body_sha256,
+                                image_id=image_id,
+                                created_at=now,
+                            )
+                        )
                 return _record(row)
             except IntegrityError:
                 with self._read() as connection:
                     if connection.scalar(select(fpga_images.c.id).filter_by(id=image_id)):
                         raise ImageExists(image_id) from None
+                if client_token is not None:
+                    earlier = self.image_of_client_token(project_id, client_token)
+                    if earlier is not None:
+                        return earlier
                 holder = self._in_creation(project_id)
                 if holder is not None:
                     raise QuotaExceeded(project_id, holder) from None
@@ -247,15 +369,40 @@ class Catalog:
                     raise
         raise AssertionError("unreachable: the last attempt returns or raises")
 
+    def image_of_client_token(
+        self, project_id: str, client_token: ClientToken
+    ) -> ImageRecord | None:
+        """The image an earlier create with this token made (None: token unused, or image gone).
+
+        Raises ClientTokenConflict if that create had another body.
+        """
+        query = select(client_tokens.c.body_sha256, client_tokens.c.image_id).filter_by(
+            project_id=project_id, token=client_token.token
+        )
+        with self._read() as connection:
+            earlier = connection.execute(query).one_or_none()
+        if earlier is None:
+            return None
+        if earlier.body_sha256 != client_token.body_sha256:
+            raise ClientTokenConflict(client_token.token, earlier.image_id)
+        try:
+            return self.get(earlier.image_id)
+        except ImageNotFound:
+            return None
+
     def image_of_flow_run(self, flow_run_id: str) -> str | None:
         """The image a flow run builds (a run started from the UI knows it only from here)."""
         query = select(fpga_images.c.id).filter_by(flow_run_id=flow_run_id)
         with self._read() as connection:
             return connection.scalar(query)
 
-    def get(self, image_id: str) -> ImageRecord:
+    def get(self, image_id: str, *, project_id: str | None = None) -> ImageRecord:
+        """The image; with `project_id`, another project's image is not found either."""
+        query = select(fpga_images).filter_by(id=image_id)
+        if project_id is not None:
+            query = query.filter_by(project_id=project_id)
         with self._read() as connection:
-            row = connection.execute(select(fpga_images).filter_by(id=image_id)).one_or_none()
+            row = connection.execute(query).one_or_none()
         if row is None:
             raise ImageNotFound(image_id)
         return _record(row)
@@ -297,6 +444,17 @@ class Catalog:
         with self._read() as connection:
             return [_record(row) for row in connection.execute(query)]
 
+    def awaiting_delete(self, limit: int = 100) -> list[ImageRecord]:
+        """The delete outbox: deleting images that no delete run works on, oldest first."""
+        query = (
+            select(fpga_images)
+            .where(_status == ImageStatus.DELETING.value, fpga_images.c.flow_run_id.is_(None))
+            .order_by(fpga_images.c.updated_at, fpga_images.c.id)
+            .limit(limit)
+        )
+        with self._read() as connection:
+            return [_record(row) for row in connection.execute(query)]
+
     def unfinished(self) -> list[ImageRecord]:
         """Images a flow run is (or should be) working on: what reconcile compares with Prefect."""
         query = (
@@ -307,11 +465,19 @@ class Catalog:
         with self._read() as connection:
             return [_record(row) for row in connection.execute(query)]
 
-    def failed(self, limit: int = 100) -> list[ImageRecord]:
-        """Images in error, oldest first: what scheduled reprocessing looks at."""
+    def retryable_failures(
+        self, codes: Collection[str], *, max_attempts: int, limit: int = 100
+    ) -> list[ImageRecord]:
+        """Images in error whose message starts with one of `codes` and that have builds left,
+        oldest first: what scheduled reprocessing takes (filtered here, so failures that will
+        never be retried cannot crowd out those that will)."""
         query = (
             select(fpga_images)
-            .where(_status == ImageStatus.ERROR.value)
+            .where(
+                _status == ImageStatus.ERROR.value,
+                fpga_images.c.attempts < max_attempts,
+                or_(*(fpga_images.c.message.startswith(f"{code}: ") for code in codes)),
+            )
             .order_by(fpga_images.c.updated_at, fpga_images.c.id)
             .limit(limit)
         )
@@ -348,17 +514,25 @@ class Catalog:
             values["flow_run_id"] = flow_run_id
         elif status is ImageStatus.INITIALING:
             values["flow_run_id"] = None
+            values["requeues"] = fpga_images.c.requeues + 1
         return self._update(image_id, allowed, values)
 
     def record_attempt(self, image_id: str, flow_run_id: str) -> ImageRecord:
-        """A flow run starts building the image: one more attempt, status creating."""
+        """A flow run starts building the image: one more attempt, status creating.
+
+        Only the image's own run (or the first run, while none is recorded) may: a second run
+        for the same image must not take it over.
+        """
         values = {
             "status": ImageStatus.CREATING.value,
             "message": None,
             "flow_run_id": flow_run_id,
             "attempts": fpga_images.c.attempts + 1,
         }
-        return self._update_or_raise(image_id, IN_CREATION, values, "start an attempt")
+        own_run = or_(fpga_images.c.flow_run_id.is_(None), fpga_images.c.flow_run_id == flow_run_id)
+        return self._update_or_raise(
+            image_id, IN_CREATION, values, "start an attempt", where=own_run
+        )
 
     def mark_active(self, image_id: str, *, size_mb: int, metadata: dict[str, Any]) -> ImageRecord:
         """The build succeeded: status active, with the image's size and metadata."""
@@ -374,19 +548,169 @@ class Catalog:
         """The build failed with `message` ("CODE: text"); a finished image keeps its cause."""
         return self.set_status(image_id, ImageStatus.ERROR, message=message, only_from=IN_CREATION)
 
-    def delete(self, image_id: str) -> None:
+    def begin_delete(self, project_id: str, image_id: str) -> ImageRecord:
+        """Active or error, unprotected -> deleting, with no delete run yet (the outbox)."""
+        statement = (
+            update(fpga_images)
+            .where(
+                fpga_images.c.id == image_id,
+                fpga_images.c.project_id == project_id,
+                _status.in_(_DELETABLE),
+                fpga_images.c.protected.is_(False),
+            )
+            .values(status=ImageStatus.DELETING.value, flow_run_id=None, updated_at=_now())
+            .returning(*fpga_images.c)
+        )
         with self._write() as connection:
+            row = connection.execute(statement).one_or_none()
+        if row is not None:
+            return _record(row)
+        record = self.get(image_id, project_id=project_id)
+        if record.protected:
+            raise ImageProtected(image_id)
+        raise WrongStatus(image_id, record.status, "be deleted", "active or error")
+
+    def delete_started(self, image_id: str, flow_run_id: str) -> ImageRecord | None:
+        """A delete run took the image; None if another dispatcher or a finished run was first."""
+        return self._set_delete_run(image_id, flow_run_id, fpga_images.c.flow_run_id.is_(None))
+
+    def release_delete(self, image_id: str) -> ImageRecord | None:
+        """A delete run gave up: the image waits in the outbox for the dispatcher's next try."""
+        return self._set_delete_run(image_id, None, fpga_images.c.flow_run_id.is_not(None))
+
+    def _set_delete_run(
+        self, image_id: str, flow_run_id: str | None, condition: Any
+    ) -> ImageRecord | None:
+        statement = (
+            update(fpga_images)
+            .where(fpga_images.c.id == image_id, _status == ImageStatus.DELETING.value, condition)
+            .values(flow_run_id=flow_run_id, updated_at=_now())
+            .returning(*fpga_images.c)
+        )
+        with self._write() as connection:
+            row = connection.execute(statement).one_or_none()
+        return None if row is None else _record(row)
+
+    def delete(self, image_id: str) -> None:
+        """Remove the record with its client tokens and associations."""
+        with self._write() as connection:
+            connection.execute(delete(client_tokens).filter_by(image_id=image_id))
+            connection.execute(delete(associations).filter_by(fpga_image_id=image_id))
             deleted = connection.execute(delete(fpga_images).filter_by(id=image_id)).rowcount
         if not deleted:
             raise ImageNotFound(image_id)
 
+    # -- associations with ECS images ----------------------------------------------------------
+
+    def associate(self, project_id: str, fpga_image_id: str, ecs_image_id: str) -> None:
+        """Associate an active image with an ECS image; the image becomes protected."""
+        protect = (
+            update(fpga_images)
+            .where(
+                fpga_images.c.id == fpga_image_id,
+                fpga_images.c.project_id == project_id,
+                _status == ImageStatus.ACTIVE.value,
+            )
+            .values(protected=True, updated_at=_now())
+            .returning(fpga_images.c.id)
+        )
+        pair = {"project_id": project_id, "image_id": ecs_image_id}
+        # A racing association may take the slot this one picked: the next try picks another.
+        for attempt in range(MAX_FPGA_IMAGES_PER_ECS_IMAGE + 1):
+            try:
+                with self._write() as connection:
+                    if connection.execute(protect).one_or_none() is None:
+                        break
+                    taken = connection.execute(
+                        select(associations.c.fpga_image_id, associations.c.slot).filter_by(**pair)
+                    ).all()
+                    if any(row.fpga_image_id == fpga_image_id for row in taken):
+                        raise AssociationExists(fpga_image_id, ecs_image_id)
+                    free = sorted(
+                        set(range(MAX_FPGA_IMAGES_PER_ECS_IMAGE)) - {r.slot for r in taken}
+                    )
+                    if not free:
+                        raise AssociationLimit(ecs_image_id)
+                    connection.execute(
+                        insert(associations).values(
+                            **pair, fpga_image_id=fpga_image_id, slot=free[0], created_at=_now()
+                        )
+                    )
+                return
+            except IntegrityError:
+                if attempt == MAX_FPGA_IMAGES_PER_ECS_IMAGE:
+                    raise
+        record = self.get(fpga_image_id, project_id=project_id)
+        raise WrongStatus(fpga_image_id, record.status, "be associated", "active")
+
+    def disassociate(self, project_id: str, fpga_image_id: str, ecs_image_id: str) -> None:
+        """Remove the pair; the image stays protected while any association is left."""
+        self.get(fpga_image_id, project_id=project_id)
+        pair = (
+            (associations.c.project_id == project_id)
+            & (associations.c.image_id == ecs_image_id)
+            & (associations.c.fpga_image_id == fpga_image_id)
+        )
+        remaining = select(func.count()).where(associations.c.fpga_image_id == fpga_image_id)
+        with self._write() as connection:
+            if not connection.execute(delete(associations).where(pair)).rowcount:
+                raise AssociationNotFound(fpga_image_id, ecs_image_id)
+            if not connection.scalar(remaining):
+                connection.execute(
+                    update(fpga_images)
+                    .where(fpga_images.c.id == fpga_image_id)
+                    .values(protected=False, updated_at=_now())
+                )
+
+    def list_associations(
+        self,
+        project_id: str,
+        *,
+        ecs_image_id: str | None = None,
+        fpga_image_id: str | None = None,
+        offset: int = 0,
+        limit: int | None = None,
+    ) -> list[tuple[str, ImageRecord]]:
+        """(ECS image id, FPGA image) pairs of the project, by ECS image, newest pair first."""
+        condition = associations.c.project_id == project_id
+        if ecs_image_id is not None:
+            condition &= associations.c.image_id == ecs_image_id
+        if fpga_image_id is not None:
+            condition &= associations.c.fpga_image_id == fpga_image_id
+        query = (
+            select(associations.c.image_id.label("ecs_image_id"), fpga_images)
+            .join(fpga_images, fpga_images.c.id == associations.c.fpga_image_id)
+            .where(condition)
+            .order_by(associations.c.image_id, associations.c.created_at.desc(), fpga_images.c.id)
+            .offset(offset)
+            .limit(limit)
+        )
+        with self._read() as connection:
+            rows = connection.execute(query).all()
+        return [
+            (
+                row.ecs_image_id,
+                ImageRecord.model_validate(
+                    {key: value for key, value in row._mapping.items() if key != "ecs_image_id"}
+                ),
+            )
+            for row in rows
+        ]
+
     def _update(
-        self, image_id: str, sources: Collection[ImageStatus], values: dict[str, Any]
+        self,
+        image_id: str,
+        sources: Collection[ImageStatus],
+        values: dict[str, Any],
+        where: ColumnElement[bool] | None = None,
     ) -> ImageRecord | None:
         """One UPDATE ... WHERE id = ? AND status IN sources: the row's current status decides."""
+        conditions = [fpga_images.c.id == image_id, _status.in_(sorted(s.value for s in sources))]
+        if where is not None:
+            conditions.append(where)
         statement = (
             update(fpga_images)
-            .where(fpga_images.c.id == image_id, _status.in_(sorted(s.value for s in sources)))
+            .where(*conditions)
             .values(**values, updated_at=_now())
             .returning(*fpga_images.c)
         )
@@ -413,12 +737,18 @@ class Catalog:
             return connection.scalar(query)
 
     def _update_or_raise(
-        self, image_id: str, sources: Collection[ImageStatus], values: dict[str, Any], what: str
+        self,
+        image_id: str,
+        sources: Collection[ImageStatus],
+        values: dict[str, Any],
+        what: str,
+        where: ColumnElement[bool] | None = None,
     ) -> ImageRecord:
-        record = self._update(image_id, sources, values)
+        record = self._update(image_id, sources, values, where)
         if record is None:
+            current = self.get(image_id)
             raise IllegalTransition(
-                f"image {image_id} is {self.get(image_id).status}: cannot {what}"
+                f"image {image_id} is {current.status} (run {current.flow_run_id}): cannot {what}"
             )
         return record
 

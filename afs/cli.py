@@ -8,6 +8,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from afs.api.commands import register as register_api_commands
+from afs.client_commands import register as register_client_commands
+
 
 def _demo(args: argparse.Namespace) -> int:
     from afs.demo import run_demo
@@ -41,16 +44,12 @@ def _worker(args: argparse.Namespace) -> int:
 
 
 def _dispatcher(args: argparse.Namespace) -> int:
-    import time
+    from afs.dispatch import start_dispatcher
+    from deployments import CREATE_DEPLOYMENT_PATH, DELETE_DEPLOYMENT_PATH
 
-    from afs.catalog import default_catalog
-    from afs.dispatch import deployment_starter, dispatch_pending
-    from deployments import CREATE_DEPLOYMENT_PATH
-
-    start_run = deployment_starter(CREATE_DEPLOYMENT_PATH)
-    while True:
-        dispatch_pending(default_catalog(), start_run)
-        time.sleep(args.interval)
+    dispatcher, _ = start_dispatcher(CREATE_DEPLOYMENT_PATH, DELETE_DEPLOYMENT_PATH, args.interval)
+    dispatcher.join()
+    return 0
 
 
 def _pack(args: argparse.Namespace) -> int:
@@ -104,6 +103,8 @@ def _doctor(args: argparse.Namespace) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="afs", description="FPGA image factory")
     commands = parser.add_subparsers(dest="command", required=True)
+    register_api_commands(commands)
+    register_client_commands(commands)
 
     demo = commands.add_parser("demo", help="build one sample image on the embedded stack")
     demo.add_argument("--home", type=Path, default=Path(".afs-demo"), help="wiped and reused")

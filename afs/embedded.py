@@ -1,7 +1,8 @@
 """The embedded default: every server the factory needs, on one machine, started by one command.
 
 A local S3-compatible store (moto's server) when no AFS_OBS_ENDPOINT is set, a Prefect server on
-SQLite, and a worker process serving the factory's deployments. The Vivado binaries default to the
+SQLite, a worker process serving the factory's deployments, and the HTTP API (`afs serve`, which
+runs the dispatcher beside it). The Vivado binaries default to the
 emulator, and the shells' static checkpoints to emulator samples: this stack builds no real image.
 """
 
@@ -18,17 +19,28 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from afs.doctor import pin_shell
-from afs.localstack import prefect_environment, prefect_server, s3_server, start, stop
+from afs.localstack import (
+    free_port,
+    prefect_environment,
+    prefect_server,
+    s3_server,
+    start,
+    stop,
+    wait_until_healthy,
+)
 from afs.samples import write_sample_shell_dcp
 from afs.settings import Settings, get_settings
 
 # Embedded runs are short: poll for new runs every second instead of Prefect's 10 s default.
 _WORKER_ENVIRONMENT = {"PREFECT_RUNNER_POLL_FREQUENCY": "1"}
+# And the dispatcher beside the API turns new images into runs twice a second.
+_DISPATCH_INTERVAL_SECONDS = "0.5"
 
 
 class EmbeddedStack(BaseModel):
     obs_endpoint: str
     prefect_api_url: str
+    api_url: str
     logs_dir: Path
 
 
@@ -54,6 +66,19 @@ def worker(logs_dir: Path) -> Iterator[subprocess.Popen]:
     process = start(command, None, log, env, timeout=60)
     try:
         yield process
+    finally:
+        stop(process, grace=20)
+
+
+@contextlib.contextmanager
+def api_server(logs_dir: Path) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`afs serve` in its own process; yields its URL at once (see wait_until_healthy)."""
+    port = free_port()
+    command = [sys.executable, "-m", "afs.cli", "serve", "--port", str(port),
+               "--dispatch-interval", _DISPATCH_INTERVAL_SECONDS]  # fmt: skip
+    process = start(command, None, logs_dir / "api.log", dict(os.environ), timeout=90)
+    try:
+        yield f"http://127.0.0.1:{port}", process
     finally:
         stop(process, grace=20)
 
@@ -92,6 +117,16 @@ def embedded_stack(home: Path) -> Iterator[EmbeddedStack]:
         stack.enter_context(temporary_settings(updates={PREFECT_API_URL: api_url}))
         get_settings.cache_clear()
         install_sample_shells(get_settings())
+        # The API starts while the worker registers the deployments: both take seconds.
+        factory_api_url, factory_api = stack.enter_context(api_server(logs_dir))
         stack.enter_context(worker(logs_dir))
         wait_for_deployment(CREATE_DEPLOYMENT_PATH)
-        yield EmbeddedStack(obs_endpoint=endpoint, prefect_api_url=api_url, logs_dir=logs_dir)
+        wait_until_healthy(
+            f"{factory_api_url}/health", factory_api, timeout=90, log=logs_dir / "api.log"
+        )
+        yield EmbeddedStack(
+            obs_endpoint=endpoint,
+            prefect_api_url=api_url,
+            api_url=factory_api_url,
+            logs_dir=logs_dir,
+        )

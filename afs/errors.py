@@ -6,7 +6,7 @@ tenant can act on; the text names the file, field or value involved (never a sec
 
 from __future__ import annotations
 
-from enum import StrEnum
+from enum import Enum, StrEnum
 
 
 class FailureCause(StrEnum):
@@ -66,3 +66,36 @@ def cause_of(message: str | None) -> FailureCause | None:
         return FailureCause(code)
     except ValueError:
         return None
+
+
+class ApiErrorCode(Enum):
+    """Every error code the HTTP API answers with: (code, HTTP status, meaning).
+
+    The generic codes are the cloud's own (ECS); `AFS.*` codes belong to this service. The README
+    holds the same table, and a test keeps the two equal.
+    """
+
+    INVALID_PARAMETER = ("Ecs.0005", 400, "invalid parameter, malformed or unsupported body")
+    NO_PERMISSION = ("Ecs.0003", 403, "the access key may not act on this project")
+    PROJECT_MISMATCH = ("Ecs.0023", 400, "the project in the credential is not the URL's project")
+    BAD_CREDENTIAL = ("Common.0013", 401, "missing, unknown, expired or wrong request signature")
+    INTERNAL_ERROR = ("Common.0001", 500, "a fault of the factory itself")
+    QUOTA_EXCEEDED = ("AFS.0001", 409, "the project already has an image in creation")
+    IMAGE_NOT_FOUND = ("AFS.0002", 404, "no such FPGA image in this project")
+    IMAGE_PROTECTED = ("AFS.0003", 409, "the image is associated with an ECS image (protected)")
+    IMAGE_STATUS_CONFLICT = ("AFS.0004", 409, "the image's status does not allow the operation")
+    BUCKET_NOT_OWNED = ("AFS.0005", 403, "the DCP's bucket is not one of the project's buckets")
+    DCP_NOT_FOUND = ("AFS.0006", 400, "the DCP object does not exist or cannot be read")
+    STORAGE_UNAVAILABLE = ("AFS.0007", 503, "the object store did not answer; try again")
+    CLIENT_TOKEN_CONFLICT = ("AFS.0008", 409, "X-Client-Token was used with another body")
+    ASSOCIATION_EXISTS = ("AFS.0009", 409, "the FPGA image is already associated with the image")
+    ASSOCIATION_LIMIT = ("AFS.0010", 409, "the ECS image has 10 FPGA images associated already")
+    ASSOCIATION_NOT_FOUND = ("AFS.0011", 404, "the FPGA image is not associated with the image")
+    BODY_TOO_LARGE = ("AFS.0012", 413, "the request body is larger than the API accepts")
+    NO_SUCH_API = ("AFS.0013", 404, "no API at this path")
+    METHOD_NOT_ALLOWED = ("AFS.0014", 405, "the path does not accept this HTTP method")
+
+    def __init__(self, code: str, status: int, meaning: str) -> None:
+        self.code = code
+        self.status = status
+        self.meaning = meaning

@@ -39,8 +39,8 @@ def record_run_state(
     cancel, unexpected error) get a cause from their state here, so the quota is never left held.
     """
     record = catalog.get(image_id)
-    if record.project_id != project_id:
-        return None  # a run whose parameters name another project's image changes nothing
+    if record.project_id != project_id or record.flow_run_id not in (None, flow_run_id):
+        return None  # only the image's own run speaks for it
     status = image_status_for(state_type)
     if status is ImageStatus.CREATING:
         if record.status not in IN_CREATION:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from afs.errors import ImageBuildError
 from afs.status import ImageStatus
 from afs.workspace import Workspace
 
@@ -20,6 +21,12 @@ class BuildOutcome(BaseModel):
     image_id: str
     status: ImageStatus
     message: str | None = None
+
+    @classmethod
+    def of(cls, image_id: str, failure: ImageBuildError | None) -> BuildOutcome:
+        if failure is None:
+            return cls(image_id=image_id, status=ImageStatus.ACTIVE)
+        return cls(image_id=image_id, status=ImageStatus.ERROR, message=failure.message)
 
 
 def _bundled_files(workspace: Workspace) -> list[tuple[Path, str]]:

@@ -161,6 +161,11 @@ Description = Annotated[
 ]
 
 
+def log_tarball_key(directory: str, image_id: str) -> str:
+    """Object key of `{image_id}_log.tar` in `directory` of the DCP's bucket ('' is the root)."""
+    return f"{directory}/{image_id}_log.tar" if directory else f"{image_id}_log.tar"
+
+
 class FpgaImageRequest(BaseModel):
     """What a tenant asks for: the `fpga_image` object of the create request."""
 
@@ -188,8 +193,7 @@ class FpgaImageRequest(BaseModel):
         return directory
 
     def log_tarball_key(self, image_id: str) -> str:
-        directory = self.log_prefix
-        return f"{directory}/{image_id}_log.tar" if directory else f"{image_id}_log.tar"
+        return log_tarball_key(self.log_prefix, image_id)
 
 
 class CreateFpgaImageBody(BaseModel):
@@ -246,6 +250,7 @@ class ImageRecord(BaseModel):
     metadata: dict[str, Any]
     flow_run_id: str | None
     attempts: int
+    requeues: int = 0
     protected: bool
     created_at: datetime
     updated_at: datetime

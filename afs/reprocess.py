@@ -7,16 +7,15 @@ every time, so it is never retried. Each image gets at most `max_attempts` build
 from __future__ import annotations
 
 from afs.catalog import Catalog, QuotaExceeded
-from afs.errors import TRANSIENT_CAUSES, cause_of
+from afs.errors import TRANSIENT_CAUSES
 from afs.status import ImageStatus
 
 
 def requeue_transient_failures(catalog: Catalog, *, max_attempts: int) -> list[str]:
     """Put qualifying images back to `initialing` for the dispatcher; returns their ids."""
     requeued = []
-    for record in catalog.failed():
-        if cause_of(record.message) not in TRANSIENT_CAUSES or record.attempts >= max_attempts:
-            continue
+    transient = [cause.value for cause in TRANSIENT_CAUSES]
+    for record in catalog.retryable_failures(transient, max_attempts=max_attempts):
         try:
             updated = catalog.set_status(
                 record.id, ImageStatus.INITIALING, only_from={ImageStatus.ERROR}

@@ -36,6 +36,14 @@ class Settings(BaseSettings):
         None, description="JSON {project_id: tenant storage}; default <home>/tenants.json"
     )
 
+    credentials_key_file: Path | None = Field(
+        None,
+        description="key encrypting the API's secret keys at rest (mode 0600); every API replica "
+        "needs the same file; default <home>/credentials.key",
+    )
+    api_max_body_bytes: int = Field(64 * 1024, description="larger request bodies get 413")
+    api_clock_skew_seconds: int = Field(15 * 60, description="accepted X-Sdk-Date skew")
+
     allowed_shell_ids: list[str] = ["0x01010029", "0x01210101"]
     # Tool version (manifest `tool_version`) -> the vivado binary that builds it.
     vivado_binaries: dict[str, str] = Field(
@@ -55,6 +63,10 @@ class Settings(BaseSettings):
     @property
     def tenants_path(self) -> Path:
         return self.tenants_file or self.home / "tenants.json"
+
+    @property
+    def credentials_key_path(self) -> Path:
+        return self.credentials_key_file or self.home / "credentials.key"
 
     @property
     def builds_dir(self) -> Path:

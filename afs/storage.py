@@ -12,11 +12,11 @@ import contextlib
 import hashlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import boto3
-from boto3.s3.transfer import TransferConfig, create_transfer_manager
+from boto3.s3.transfer import ProgressCallbackInvoker, TransferConfig, create_transfer_manager
 from botocore.config import Config
 from botocore.exceptions import (
     ClientError,
@@ -187,17 +187,34 @@ def head_object(client, bucket: str, key: str) -> int:
         return int(client.head_object(Bucket=bucket, Key=key)["ContentLength"])
 
 
+def delete_object(client, bucket: str, key: str) -> None:
+    """Remove the object; removing one that is already gone succeeds (S3 semantics)."""
+    with _mapped(bucket, key):
+        client.delete_object(Bucket=bucket, Key=key)
+
+
 def upload_file(
-    client, path: Path, bucket: str, key: str, *, content_type: str = "application/x-tar"
+    client,
+    path: Path,
+    bucket: str,
+    key: str,
+    *,
+    content_type: str = "application/x-tar",
+    progress: Callable[[int], None] | None = None,
 ) -> None:
-    """Upload a local file, in 8 MiB parts once it is bigger than 8 MiB."""
+    """Upload a local file, in 8 MiB parts once it is bigger than 8 MiB.
+
+    `progress` is called with each count of bytes sent, from the transfer's worker threads.
+    """
     config = TransferConfig(
         multipart_threshold=MULTIPART_BYTES, multipart_chunksize=MULTIPART_BYTES
     )
+    subscribers = [ProgressCallbackInvoker(progress)] if progress else None
     # s3transfer's manager raises the underlying ClientError; boto3's upload_file would wrap it
     # in S3UploadFailedError and lose the error code.
     with _mapped(bucket, key), create_transfer_manager(client, config) as manager:
-        manager.upload(str(path), bucket, key, extra_args={"ContentType": content_type}).result()
+        extra_args = {"ContentType": content_type}
+        manager.upload(str(path), bucket, key, extra_args, subscribers).result()
 
 
 def ensure_bucket(client, bucket: str) -> None:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, ValidationError
 
 from afs import storage
 from afs.settings import Settings
@@ -37,21 +38,37 @@ class TenantStorage(BaseModel):
 
 
 def _read_all(path: Path) -> dict[str, dict]:
-    return json.loads(path.read_text()) if path.exists() else {}
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return {}
+    return _parsed(path, stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=8)
+def _parsed(path: Path, _mtime_ns: int, _size: int) -> dict[str, dict]:
+    """The file's entries, parsed once per version of the file (the API reads it per request)."""
+    return json.loads(path.read_text())
 
 
 def load_tenant(settings: Settings, project_id: str) -> TenantStorage:
     entry = _read_all(settings.tenants_path).get(project_id)
     if entry is None:
         raise TenantNotConfigured(f"no storage is configured for project {project_id}")
-    return TenantStorage.model_validate(entry)
+    try:
+        return TenantStorage.model_validate(entry)
+    except ValidationError:
+        # pydantic's message quotes the input, keys included: say which project, nothing more.
+        raise TenantNotConfigured(
+            f"the storage configured for project {project_id} is invalid"
+        ) from None
 
 
 def save_tenant(settings: Settings, project_id: str, tenant: TenantStorage) -> None:
     """Add or replace a project's storage; the file holds secrets, so it is private and atomic."""
     path = settings.tenants_path
     path.parent.mkdir(parents=True, exist_ok=True)
-    entries = _read_all(path)
+    entries = dict(_read_all(path))  # a copy: the parsed file is cached and shared
     entries[project_id] = {
         **tenant.model_dump(exclude={"access_key", "secret_key"}),
         "access_key": tenant.access_key.get_secret_value(),
@@ -71,6 +88,38 @@ def tenant_client(settings: Settings, tenant: TenantStorage):
         access_key=tenant.access_key,
         secret_key=tenant.secret_key,
     )
+
+
+@lru_cache(maxsize=1024)
+def _cached_client(endpoint: str | None, region: str, access_key: str, secret_key: str):
+    # Making a boto3 client costs tens of milliseconds; clients are thread-safe, so the API
+    # keeps one per tenant configuration. The short timeouts keep a create request short.
+    return storage.s3_client(
+        endpoint=endpoint,
+        region=region,
+        access_key=SecretStr(access_key),
+        secret_key=SecretStr(secret_key),
+        max_attempts=2,
+        connect_timeout=3,
+        read_timeout=5,
+    )
+
+
+def check_dcp_readable(settings: Settings, project_id: str, bucket: str, key: str) -> int:
+    """The DCP object's size, read with the project's own credentials from its own bucket.
+
+    Raises TenantNotConfigured, BucketNotOwned, storage.ObjectInaccessible (no such object, or the
+    project's keys cannot read it) or storage.StorageUnavailable.
+    """
+    tenant = load_tenant(settings, project_id)
+    tenant.require_bucket(bucket)
+    client = _cached_client(
+        tenant.endpoint or settings.obs_endpoint,
+        tenant.region,
+        tenant.access_key.get_secret_value(),
+        tenant.secret_key.get_secret_value(),
+    )
+    return storage.head_object(client, bucket, key)
 
 
 def image_store_client(settings: Settings):

@@ -7,11 +7,14 @@ from datetime import timedelta
 from prefect.deployments.runner import EntrypointType, RunnerDeployment
 
 from flows.create_fpga_image import create_fpga_image
+from flows.delete_fpga_image import delete_fpga_image
 from flows.reconcile import reconcile_fpga_images
 from flows.reprocess import reprocess_fpga_images
 
 CREATE_DEPLOYMENT = "create-fpga-image"
 CREATE_DEPLOYMENT_PATH = f"{create_fpga_image.name}/{CREATE_DEPLOYMENT}"
+DELETE_DEPLOYMENT = "delete-fpga-image"
+DELETE_DEPLOYMENT_PATH = f"{delete_fpga_image.name}/{DELETE_DEPLOYMENT}"
 RECONCILE_EVERY = timedelta(minutes=1)
 REPROCESS_EVERY = timedelta(minutes=15)
 
@@ -22,6 +25,11 @@ def factory_deployments() -> list[RunnerDeployment]:
         create_fpga_image.to_deployment(
             CREATE_DEPLOYMENT,
             description="Build one FPGA image. Leave image_id empty to register a new image.",
+            entrypoint_type=EntrypointType.MODULE_PATH,
+        ),
+        delete_fpga_image.to_deployment(
+            DELETE_DEPLOYMENT,
+            description="Remove an image marked deleting (started by the dispatcher).",
             entrypoint_type=EntrypointType.MODULE_PATH,
         ),
         reconcile_fpga_images.to_deployment(

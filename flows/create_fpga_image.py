@@ -20,7 +20,6 @@ from afs.lifecycle import record_run_state
 from afs.logbundle import BuildOutcome
 from afs.models import IMAGE_ID_PATTERN, PROJECT_ID_PATTERN, FpgaImageRequest
 from afs.settings import get_settings
-from afs.status import ImageStatus
 from afs.workspace import Workspace
 from tasks.check_archive import check_archive
 from tasks.fetch_dcp import fetch_dcp
@@ -28,7 +27,7 @@ from tasks.mark_active import mark_active
 from tasks.package_logs import package_logs
 from tasks.render_tcl import render_tcl
 from tasks.run_vivado import run_vivado
-from tasks.upload import upload_image, upload_logs
+from tasks.upload import discard_image, upload_image, upload_logs
 from tasks.validate import validate
 
 ProjectId = Annotated[
@@ -43,19 +42,26 @@ ImageId = Annotated[
 ]
 
 
+_operator_log = logging.getLogger(__name__)
+
+
 def _run_name() -> str:
     image_id = current_run.parameters.get("image_id")
     return f"image-{image_id}" if image_id else "image-new"
 
 
-def _record_state(flow: object, run: FlowRun, state: State) -> None:
-    """Hook: write the image status this run state stands for (DESIGN.md status table)."""
+def _record_state(flow: object, flow_run: FlowRun, state: State) -> None:
+    """Hook: write the image status this run state stands for (DESIGN.md status table).
+
+    Prefect calls hooks by keyword (`flow`, `flow_run`, `state`); a worker calls the crash hook
+    of a run whose process died.
+    """
     catalog = default_catalog()
-    image_id = run.parameters.get("image_id") or catalog.image_of_flow_run(str(run.id))
+    run_id = str(flow_run.id)
+    image_id = flow_run.parameters.get("image_id") or catalog.image_of_flow_run(run_id)
     if image_id is not None:
-        record_run_state(
-            catalog, image_id, run.parameters["project_id"], state.type, state.message, str(run.id)
-        )
+        project_id = flow_run.parameters["project_id"]
+        record_run_state(catalog, image_id, project_id, state.type, state.message, run_id)
 
 
 @contextmanager
@@ -104,8 +110,14 @@ def _attempt_build(job: BuildJob, workspace: Workspace) -> _Attempt:
         stopped = ImageBuildError(_cause_of_interruption(), f"the build was stopped ({exc.signal})")
         return _Attempt(failure=stopped, interruption=exc)
     except Exception as exc:
-        get_run_logger().exception("unexpected failure")
-        failure = ImageBuildError(FailureCause.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}")
+        # The text of an unexpected exception may hold anything (a key, a path): the traceback
+        # goes to the worker's own log only, never to the tenant's run log or log tarball.
+        _operator_log.exception("unexpected failure building image %s", job.image_id)
+        failure = ImageBuildError(
+            FailureCause.INTERNAL_ERROR,
+            f"{type(exc).__name__} in flow run {current_run.id}; the factory's operators have "
+            "the details",
+        )
         return _Attempt(failure=failure)
 
 
@@ -124,31 +136,26 @@ def create_fpga_image(
 ) -> str:
     """Returns the image id; the image ends `active`, or `error` with `CODE: text` as message."""
     job = validate(image, project_id, image_id)
-    catalog = default_catalog()
     workspace = Workspace.create(get_settings().builds_dir, job.image_id)
     try:
         with _pipeline_log(workspace):
             image_file, failure, interruption = _attempt_build(job, workspace)
-            if failure is None:
-                outcome = BuildOutcome(image_id=job.image_id, status=ImageStatus.ACTIVE)
-            else:
+            if failure is not None:
                 get_run_logger().error("%s", failure.message)
-                catalog.mark_error(job.image_id, failure.message)
-                outcome = BuildOutcome(
-                    image_id=job.image_id, status=ImageStatus.ERROR, message=failure.message
-                )
-            tarball = package_logs(workspace, outcome)
+            tarball = package_logs(workspace, BuildOutcome.of(job.image_id, failure))
         try:
             upload_logs(job, tarball)
         except ImageBuildError as exc:
-            # A build that failed keeps its own cause; a good build without its logs is an error.
-            catalog.mark_error(job.image_id, exc.message)
+            # A build that failed keeps its own cause; a good build without its logs is an error,
+            # and its image file must not stay in the store with no image to own it.
+            if image_file is not None:
+                discard_image(job, image_file)
             failure = failure or exc
     finally:
         workspace.remove()
-    if interruption is not None:
-        raise interruption
     if failure is not None:
-        raise failure
+        # Only now, with the logs delivered, does the image finish and free the project's quota.
+        default_catalog().mark_error(job.image_id, failure.message)
+        raise interruption or failure
     mark_active(job, image_file)
     return job.image_id

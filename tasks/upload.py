@@ -6,6 +6,7 @@ from typing import Any
 from prefect import get_run_logger, task
 
 from afs.build import BuildJob, ImageFile, deliver_logs, store_image
+from afs.build import discard_image as remove_image_file
 from afs.settings import get_settings
 from afs.workspace import Workspace
 
@@ -17,6 +18,14 @@ def upload_image(
     image = store_image(get_settings(), job, workspace, metadata, bitstream)
     get_run_logger().info("image file stored at %s (%d MB)", image.location, image.size_mb)
     return image
+
+
+@task(name="discard-image")
+def discard_image(job: BuildJob, image: ImageFile) -> None:
+    remove_image_file(get_settings(), image)
+    get_run_logger().info(
+        "image file %s removed: image %s is not active", image.location, job.image_id
+    )
 
 
 @task(name="upload-logs")

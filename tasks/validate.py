@@ -24,7 +24,7 @@ def validate(image: FpgaImageRequest, project_id: str, image_id: str | None) -> 
     """The image this run builds: registered now (same quota) if the run came from the UI."""
     catalog = default_catalog()
     if image_id is not None:
-        return job_for_image(catalog.get(image_id), project_id, image)
+        return job_for_image(catalog.get(image_id), project_id, image, str(flow_run.id))
     record = catalog.register(project_id, image)
     catalog.record_attempt(record.id, str(flow_run.id))
     _label_this_run(project_id, record.id)

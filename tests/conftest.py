@@ -53,6 +53,13 @@ def prefect_api(session_dir: Path) -> Iterator[str]:
 
     with prefect_server(session_dir / "prefect", port=_PREFECT_PORT) as api_url:
         yield api_url
+        # Deliver this process's queued run logs and events while the server still listens;
+        # otherwise their workers retry against a stopped server at interpreter exit.
+        from prefect.events.worker import EventsWorker
+        from prefect.logging.handlers import APILogWorker
+
+        APILogWorker.drain_all(timeout=30)
+        EventsWorker.drain_all(timeout=30)
 
 
 @pytest.fixture

@@ -98,3 +98,28 @@ def read_log_tarball(data: bytes) -> dict[str, bytes]:
             for member in archive.getmembers()
             if member.isfile()
         }
+
+
+def discard_waiting_runs() -> int:
+    """Delete the flow runs still waiting on the test Prefect server.
+
+    Tests that create images through the API leave runs queued for deployments nobody serves;
+    a worker started later must not spend its time on them.
+    """
+    from prefect import get_client
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+
+    waiting_types = FlowRunFilterStateType(any_=[StateType.SCHEDULED, StateType.PENDING])
+    waiting = FlowRunFilter(state=FlowRunFilterState(type=waiting_types))
+    discarded = 0
+    with get_client(sync_client=True) as client:
+        while runs := client.read_flow_runs(flow_run_filter=waiting, limit=200):
+            for run in runs:
+                client.delete_flow_run(run.id)
+            discarded += len(runs)
+    return discarded

@@ -41,19 +41,26 @@ def record(status: ImageStatus, project_id: str = PROJECT) -> ImageRecord:
 )
 def test_an_image_awaiting_its_build_is_built(status: ImageStatus) -> None:
     image = record(status)
-    job = job_for_image(image, PROJECT, REQUEST)
+    job = job_for_image(image, PROJECT, REQUEST, "run-1")
     assert (job.image_id, job.project_id, job.request) == (image.id, PROJECT, REQUEST)
 
 
 @pytest.mark.parametrize("status", [ImageStatus.ACTIVE, ImageStatus.ERROR, ImageStatus.DELETING])
 def test_a_finished_image_is_not_built_again(status: ImageStatus) -> None:
     with pytest.raises(RunRefused, match=f"is {status.value}, not awaiting a build"):
-        job_for_image(record(status), PROJECT, REQUEST)
+        job_for_image(record(status), PROJECT, REQUEST, "run-1")
 
 
 def test_parameters_naming_another_project_or_request_are_refused() -> None:
     image = record(ImageStatus.CREATING)
     with pytest.raises(RunRefused, match="do not match"):
-        job_for_image(image, uuid.uuid4().hex, REQUEST)
+        job_for_image(image, uuid.uuid4().hex, REQUEST, "run-1")
     with pytest.raises(RunRefused, match="do not match"):
-        job_for_image(image, PROJECT, REQUEST.model_copy(update={"name": "other"}))
+        job_for_image(image, PROJECT, REQUEST.model_copy(update={"name": "other"}), "run-1")
+
+
+def test_a_second_run_for_an_image_another_run_builds_is_refused() -> None:
+    image = record(ImageStatus.CREATING).model_copy(update={"flow_run_id": "run-1"})
+    assert job_for_image(image, PROJECT, REQUEST, "run-1").image_id == image.id
+    with pytest.raises(RunRefused, match="is built by flow run run-1"):
+        job_for_image(image, PROJECT, REQUEST, "run-2")

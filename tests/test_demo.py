@@ -10,9 +10,7 @@ from pathlib import Path
 
 def run_demo(home: Path) -> subprocess.CompletedProcess:
     environment = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("AFS_", "PREFECT_"))
+        key: value for key, value in os.environ.items() if not key.startswith(("AFS_", "PREFECT_"))
     }
     return subprocess.run(
         [sys.executable, "-m", "afs.cli", "demo", "--home", str(home)],

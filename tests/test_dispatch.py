@@ -95,3 +95,38 @@ def test_a_run_that_started_before_the_dispatcher_wrote_back_is_not_set_back(
 def test_the_idempotency_key_is_the_image_id_for_the_first_attempt(catalog: Catalog) -> None:
     image = catalog.register(uuid.uuid4().hex, REQUEST)
     assert idempotency_key(image) == image.id
+
+
+def test_each_image_marked_deleting_gets_one_delete_run(catalog: Catalog) -> None:
+    from afs.dispatch import delete_idempotency_key, dispatch_deletes
+
+    image = catalog.register(uuid.uuid4().hex, REQUEST)
+    catalog.mark_error(image.id, "DCP_CORRUPT: test")
+    catalog.begin_delete(image.project_id, image.id)
+    keys: list[str] = []
+
+    def start(record: ImageRecord) -> StartedRun:
+        keys.append(delete_idempotency_key(record))
+        return StartedRun(id=str(uuid.uuid4()), state_type=StateType.SCHEDULED)
+
+    assert dispatch_deletes(catalog, start) == 1
+    assert dispatch_deletes(catalog, start) == 0
+    assert catalog.get(image.id).status is ImageStatus.DELETING
+    assert catalog.get(image.id).flow_run_id is not None
+
+    catalog.release_delete(image.id)  # the run gave up: a new run, with a new key
+    assert dispatch_deletes(catalog, start) == 1
+    assert len(set(keys)) == 2
+    assert all(key.startswith(f"delete-{image.id}-") for key in keys)
+
+
+def test_a_key_that_finds_an_ended_run_gives_the_image_that_runs_outcome(catalog: Catalog) -> None:
+    image = catalog.register(uuid.uuid4().hex, REQUEST)
+
+    def crashed_already(record: ImageRecord) -> StartedRun:
+        return StartedRun(id="run-old", state_type=StateType.CRASHED)
+
+    dispatch_pending(catalog, crashed_already)
+    record = catalog.get(image.id)
+    assert record.status is ImageStatus.ERROR
+    assert record.message.startswith("WORKER_CRASHED: ")

@@ -20,7 +20,7 @@ from afs.status import ImageStatus
 from deployments import CREATE_DEPLOYMENT_PATH
 from deployments.automations import ZOMBIE_AFTER
 from flows.reconcile import read_run_state
-from tests.factory import Tenant, sample_tarball
+from tests.factory import Tenant, discard_waiting_runs, sample_tarball
 from tests.test_end_to_end import processes_mentioning
 
 
@@ -29,6 +29,7 @@ def test_a_lost_build_host_ends_worker_crashed_and_frees_the_quota(
 ) -> None:
     tenant.put("dcp/design.tar", sample_tarball(tmp_path, emulator_fault="hang"))
     image = default_catalog().register(tenant.project_id, tenant.request("dcp/design.tar"))
+    discard_waiting_runs()
     with worker(session_dir / "logs") as host:
         wait_for_deployment(CREATE_DEPLOYMENT_PATH)
         dispatch_pending(default_catalog(), deployment_starter(CREATE_DEPLOYMENT_PATH))

@@ -25,8 +25,8 @@ def catalog(tmp_path: Path) -> Catalog:
 
 def failed(catalog: Catalog, message: str, attempts: int = 1) -> ImageRecord:
     image = catalog.register(uuid.uuid4().hex, REQUEST)
-    for attempt in range(attempts):
-        catalog.record_attempt(image.id, f"run-{attempt}")
+    for _ in range(attempts):
+        catalog.record_attempt(image.id, "run-1")  # Prefect's own retries of one run
     catalog.mark_error(image.id, message)
     return catalog.get(image.id)
 
@@ -49,11 +49,18 @@ def test_a_transient_failure_goes_back_to_the_dispatcher(catalog: Catalog, messa
 
 
 @pytest.mark.parametrize(
-    "message", ["DCP_INTEGRITY_UNVERIFIED: sha256 differs", "TIMING_VIOLATION: WNS -0.1", None]
+    "message",
+    [
+        "DCP_INTEGRITY_UNVERIFIED: sha256 differs",
+        "TIMING_VIOLATION: WNS -0.1",
+        "",
+        "WORKER_CRASHED",
+        "text mentioning WORKER_CRASHED: later",
+    ],
 )
-def test_a_failure_of_the_input_is_never_retried(catalog: Catalog, message: str | None) -> None:
+def test_a_failure_of_the_input_is_never_retried(catalog: Catalog, message: str) -> None:
     image = catalog.register(uuid.uuid4().hex, REQUEST)
-    catalog.mark_error(image.id, message or "")
+    catalog.mark_error(image.id, message)
     assert requeue_transient_failures(catalog, max_attempts=3) == []
     assert catalog.get(image.id).status is ImageStatus.ERROR
 
@@ -69,3 +76,20 @@ def test_a_project_busy_with_another_image_waits_for_the_next_round(catalog: Cat
     catalog.register(image.project_id, REQUEST)
     assert requeue_transient_failures(catalog, max_attempts=3) == []
     assert catalog.get(image.id).status is ImageStatus.ERROR
+
+
+def test_permanent_failures_never_crowd_out_a_retryable_one(catalog: Catalog) -> None:
+    for _ in range(120):
+        failed(catalog, "DCP_INTEGRITY_UNVERIFIED: sha256 differs")
+    retryable = failed(catalog, "WORKER_CRASHED: lost")
+    assert requeue_transient_failures(catalog, max_attempts=3) == [retryable.id]
+
+
+def test_each_requeue_gets_a_run_key_of_its_own(catalog: Catalog) -> None:
+    image = failed(catalog, "WORKER_CRASHED: lost before it ran", attempts=0)
+    keys = [idempotency_key(catalog.get(image.id))]
+    for _ in range(2):
+        requeue_transient_failures(catalog, max_attempts=3)
+        keys.append(idempotency_key(catalog.get(image.id)))
+        catalog.mark_error(image.id, "WORKER_CRASHED: lost again before it ran")
+    assert len(set(keys)) == 3, keys

@@ -330,3 +330,123 @@ def test_running_a_finished_image_again_changes_nothing(tenant: Tenant, tmp_path
         failed.message,
         failed.attempts,
     )
+
+
+# ---- failures outside the tarball -------------------------------------------------------------
+
+
+@pytest.fixture
+def setting(monkeypatch: pytest.MonkeyPatch):
+    """Change one AFS_ setting for this test."""
+
+    def change(name: str, value: str) -> None:
+        monkeypatch.setenv(f"AFS_{name.upper()}", value)
+        get_settings.cache_clear()
+
+    yield change
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+def test_an_object_over_the_size_limit_is_an_illegal_input_size(
+    tenant: Tenant, tmp_path: Path, setting
+) -> None:
+    data = sample_tarball(tmp_path)
+    setting("max_tarball_bytes", str(len(data) - 1))
+    record = build(tenant, data)
+    assert_failed_with(tenant, record, FailureCause.INPUT_SIZE_ILLEGAL, str(len(data) - 1))
+
+
+def test_an_unreachable_object_store_is_storage_unavailable(
+    s3_endpoint: str, factory: None, tmp_path: Path
+) -> None:
+    from afs.localstack import free_port
+    from afs.tenants import save_tenant
+
+    tenant = Tenant(s3_endpoint)
+    tenant.put(DCP_KEY, sample_tarball(tmp_path))
+    unreachable = tenant.storage.model_copy(update={"endpoint": f"http://127.0.0.1:{free_port()}"})
+    save_tenant(get_settings(), tenant.project_id, unreachable)
+    request = tenant.request(DCP_KEY)
+    image = default_catalog().register(tenant.project_id, request)
+
+    create_fpga_image(
+        image=request, project_id=tenant.project_id, image_id=image.id, return_state=True
+    )
+
+    record = default_catalog().get(image.id)
+    assert record.status is ImageStatus.ERROR
+    assert record.message.startswith("STORAGE_UNAVAILABLE: "), record.message
+    assert tenant.bucket in record.message
+
+
+def test_a_missing_shell_checkpoint_is_the_factorys_internal_error(
+    tenant: Tenant, tmp_path: Path
+) -> None:
+    shell = get_settings().shells_dir / "0x01210101.dcp"
+    hidden = shell.rename(shell.with_suffix(".hidden"))
+    try:
+        record = build(tenant, sample_tarball(tmp_path, shell_id="0x01210101"))
+    finally:
+        hidden.rename(shell)
+    assert_failed_with(tenant, record, FailureCause.INTERNAL_ERROR, "0x01210101")
+
+
+def test_a_good_build_whose_logs_cannot_be_delivered_fails_and_leaves_no_image_file(
+    tenant: Tenant, tmp_path: Path
+) -> None:
+    import threading
+    import time
+
+    from tests.test_end_to_end import processes_mentioning
+
+    tenant.put(DCP_KEY, sample_tarball(tmp_path, emulator_fault="slow:4"))
+    request = tenant.request(DCP_KEY)
+    image = default_catalog().register(tenant.project_id, request)
+
+    def remove_the_bucket_while_vivado_runs() -> None:
+        deadline = time.monotonic() + 60
+        while not processes_mentioning(f"{image.id}/build.tcl") and time.monotonic() < deadline:
+            time.sleep(0.1)
+        tenant.client.delete_object(Bucket=tenant.bucket, Key=DCP_KEY)
+        tenant.client.delete_bucket(Bucket=tenant.bucket)
+
+    saboteur = threading.Thread(target=remove_the_bucket_while_vivado_runs)
+    saboteur.start()
+    create_fpga_image(
+        image=request, project_id=tenant.project_id, image_id=image.id, return_state=True
+    )
+    saboteur.join()
+
+    record = default_catalog().get(image.id)
+    assert record.status is ImageStatus.ERROR
+    assert record.message.startswith("LOG_UPLOAD_FAILED: "), record.message
+    stored = image_store_client(get_settings()).list_objects_v2(
+        Bucket=get_settings().image_store_bucket, Prefix=f"{tenant.project_id}/"
+    )
+    assert stored.get("KeyCount", 0) == 0, "the image file of an image that failed is removed"
+
+
+def test_a_broken_storage_configuration_never_shows_its_keys(
+    s3_endpoint: str, factory: None, tmp_path: Path
+) -> None:
+    import json as json_module
+
+    tenant = Tenant(s3_endpoint)
+    tenant.put(DCP_KEY, sample_tarball(tmp_path))
+    path = get_settings().tenants_path
+    entries = json_module.loads(path.read_text())
+    del entries[tenant.project_id]["buckets"]
+    path.write_text(json_module.dumps(entries))
+    request = tenant.request(DCP_KEY)
+    image = default_catalog().register(tenant.project_id, request)
+
+    create_fpga_image(
+        image=request, project_id=tenant.project_id, image_id=image.id, return_state=True
+    )
+
+    record = default_catalog().get(image.id)
+    assert record.message.startswith("INACCESSIBLE_INPUT: "), record.message
+    assert "is invalid" in record.message
+    for secret in (tenant.storage.access_key, tenant.storage.secret_key):
+        assert secret.get_secret_value()[:6] not in record.message

@@ -1,0 +1,113 @@
+"""Associations of FPGA images with ECS images: associate, disassociate, list."""
+
+from __future__ import annotations
+
+from itertools import groupby
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from afs.api.auth import CallerDep
+from afs.api.body import openapi_body, parse_json_body
+from afs.api.images import ImageId, ProjectId
+from afs.api.problems import ApiError, error_responses
+from afs.api.schemas import (
+    Association,
+    AssociationBody,
+    AssociationList,
+    AssociationsQuery,
+    ImageItem,
+)
+from afs.api.services import Services, services
+from afs.errors import ApiErrorCode as E
+
+router = APIRouter(tags=["associations"])
+ServicesDep = Annotated[Services, Depends(services)]
+_PATH = "/v1/{project_id}/cloudservers/fpga_image/{fpga_image_id}/association"
+
+
+async def _body(request: Request) -> AssociationBody:
+    return parse_json_body(
+        AssociationBody, request.headers.get("content-type"), await request.body()
+    )
+
+
+@router.post(
+    _PATH,
+    summary="Associate an active FPGA image with an ECS image (the image becomes protected)",
+    status_code=204,
+    response_class=Response,
+    responses=error_responses(
+        E.IMAGE_NOT_FOUND, E.IMAGE_STATUS_CONFLICT, E.ASSOCIATION_EXISTS, E.ASSOCIATION_LIMIT
+    ),
+    openapi_extra=openapi_body(AssociationBody),
+)
+async def associate(
+    project_id: ProjectId,
+    fpga_image_id: ImageId,
+    caller: CallerDep,
+    services: ServicesDep,
+    request: Request,
+) -> Response:
+    body = await _body(request)
+    await run_in_threadpool(
+        services.catalog.associate, caller.project_id, fpga_image_id, body.image.id
+    )
+    return Response(status_code=204)
+
+
+@router.delete(
+    _PATH,
+    summary="Remove an association (the image stays protected while it has others)",
+    status_code=204,
+    response_class=Response,
+    responses=error_responses(E.IMAGE_NOT_FOUND, E.ASSOCIATION_NOT_FOUND),
+    openapi_extra=openapi_body(AssociationBody),
+)
+async def disassociate(
+    project_id: ProjectId,
+    fpga_image_id: ImageId,
+    caller: CallerDep,
+    services: ServicesDep,
+    request: Request,
+) -> Response:
+    body = await _body(request)
+    await run_in_threadpool(
+        services.catalog.disassociate, caller.project_id, fpga_image_id, body.image.id
+    )
+    return Response(status_code=204)
+
+
+@router.get(
+    "/v1/{project_id}/cloudservers/fpga_image/associations",
+    summary="List associations by ECS image or by FPGA image (neither given: an empty list)",
+    response_model=AssociationList,
+    responses=error_responses(),
+)
+def list_associations(
+    project_id: ProjectId,
+    caller: CallerDep,
+    services: ServicesDep,
+    query: Annotated[AssociationsQuery, Query()],
+) -> AssociationList:
+    if (query.page is None) != (query.size is None):
+        raise ApiError(E.INVALID_PARAMETER, "query parameters page and size: give both or none")
+    if query.image_id is None and query.fpga_image_id is None:
+        return AssociationList(associations=[])
+    offset, limit = 0, None
+    if query.page is not None and query.size is not None:
+        offset, limit = (query.page - 1) * query.size, query.size
+    pairs = services.catalog.list_associations(
+        caller.project_id,
+        ecs_image_id=query.image_id,
+        fpga_image_id=query.fpga_image_id,
+        offset=offset,
+        limit=limit,
+    )
+    return AssociationList(
+        associations=[
+            Association(image_id=ecs_image_id, fpgaimages=[ImageItem.of(r) for _, r in group])
+            for ecs_image_id, group in groupby(pairs, key=lambda pair: pair[0])
+        ]
+    )

@@ -1,0 +1,152 @@
+"""Who is calling: the AK/SK signature of the request, and the projects its key may act on.
+
+Every check fails as the cloud does: a bad signature, date or key is 401 Common.0013; a project in
+the URL that the key is not bound to is 403 Ecs.0003; an X-Project-Id (the SDK sends the project of
+its credential) other than the URL's is 400 Ecs.0023.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import Depends, Request
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+
+from afs.api import signing
+from afs.api.problems import ApiError
+from afs.api.services import Services, services
+from afs.credentials import AccessKey
+from afs.errors import ApiErrorCode
+from afs.models import PROJECT_ID_PATTERN
+
+_PROJECT_ID = re.compile(PROJECT_ID_PATTERN)
+
+
+class Caller(BaseModel):
+    """An authenticated caller acting on the URL's project."""
+
+    access_key: str
+    project_id: str
+
+
+def _unauthorized(message: str) -> ApiError:
+    return ApiError(ApiErrorCode.BAD_CREDENTIAL, message)
+
+
+def _check_date(sdk_date: str | None, scope: signing.Scope | None, skew_seconds: int) -> None:
+    if not sdk_date:
+        raise _unauthorized(f"header {signing.DATE_HEADER} is required (YYYYMMDDTHHMMSSZ, UTC)")
+    try:
+        signed_at = datetime.strptime(sdk_date, signing.DATE_FORMAT).replace(tzinfo=UTC)
+    except ValueError:
+        raise _unauthorized(
+            f"header {signing.DATE_HEADER} must be YYYYMMDDTHHMMSSZ (UTC), got {sdk_date!r}"
+        ) from None
+    skew = abs((datetime.now(UTC) - signed_at).total_seconds())
+    if skew > skew_seconds:
+        raise _unauthorized(
+            f"header {signing.DATE_HEADER} is {skew:.0f} s from the server's clock; "
+            f"at most {skew_seconds} s is accepted"
+        )
+    if scope is not None and scope.date != sdk_date[:8]:
+        raise _unauthorized(f"the credential's date {scope.date} is not {signing.DATE_HEADER}'s")
+
+
+def verify_request(
+    key: AccessKey | None,
+    authorization: signing.Authorization,
+    *,
+    method: str,
+    path: str,
+    query: str,
+    headers: dict[str, str],
+    body: bytes,
+) -> AccessKey:
+    if key is None:
+        raise _unauthorized(f"access key {authorization.access_key} is not known")
+    missing = signing.REQUIRED_SIGNED_HEADERS - set(authorization.signed_headers)
+    if missing:
+        raise _unauthorized(f"SignedHeaders must include {', '.join(sorted(missing))}")
+    if not signing.signature_matches(
+        authorization,
+        key.secret_key.get_secret_value(),
+        method=method,
+        path=path,
+        query=query,
+        headers=headers,
+        body=body,
+    ):
+        raise _unauthorized(
+            "the signature does not match the request (method, path, query, signed headers and "
+            "body are signed)"
+        )
+    if (
+        signing.payload_hash(headers, authorization.signed_headers, body)
+        == signing.UNSIGNED_PAYLOAD
+    ):
+        # Signed, but the body is not: only a JSON body (which the SDK hashes) is accepted.
+        raise ApiError(
+            ApiErrorCode.INVALID_PARAMETER,
+            f"header Content-Type: must be application/json, got {headers.get('content-type')!r}"
+            " (the SDK leaves other bodies unsigned)",
+        )
+    return key
+
+
+async def authenticate(
+    request: Request, services: Annotated[Services, Depends(services)]
+) -> Caller:
+    """The dependency of every project route: verifies the request, then the project."""
+    body = await request.body()  # first: an over-long body is 413 whoever sends it
+    header = request.headers.get("authorization")
+    if not header:
+        raise _unauthorized("header Authorization is required (SDK-HMAC-SHA256 signature)")
+    try:
+        authorization = signing.parse_authorization(header)
+    except signing.SignatureFormatError as exc:
+        raise _unauthorized(str(exc)) from None
+    headers = {name: request.headers[name] for name in authorization.signed_headers
+               if name in request.headers}  # fmt: skip
+    _check_date(
+        request.headers.get("x-sdk-date"),
+        authorization.scope,
+        services.settings.api_clock_skew_seconds,
+    )
+    key = await run_in_threadpool(services.credentials.lookup, authorization.access_key)
+    key = verify_request(
+        key,
+        authorization,
+        method=request.method,
+        path=request.scope.get("raw_path", b"").decode("latin-1") or request.url.path,
+        query=request.url.query,
+        headers=headers,
+        body=body,
+    )
+    return _authorize(key, request)
+
+
+def _authorize(key: AccessKey, request: Request) -> Caller:
+    project_id = request.path_params.get("project_id", "")
+    if not _PROJECT_ID.match(project_id):
+        raise ApiError(
+            ApiErrorCode.INVALID_PARAMETER,
+            "project_id: must be 32 lowercase hexadecimal characters",
+        )
+    claimed = request.headers.get("x-project-id")
+    if claimed is not None and claimed != project_id:
+        raise ApiError(
+            ApiErrorCode.PROJECT_MISMATCH,
+            f"header X-Project-Id {claimed!r} is not the project in the URL {project_id}",
+        )
+    if key.project_id != project_id:
+        raise ApiError(
+            ApiErrorCode.NO_PERMISSION,
+            f"access key {key.access_key} may not act on project {project_id}",
+        )
+    return Caller(access_key=key.access_key, project_id=project_id)
+
+
+CallerDep = Annotated[Caller, Depends(authenticate)]

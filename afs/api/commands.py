@@ -1,0 +1,78 @@
+"""`afs serve` (the API with its dispatcher) and `afs credentials create`, for afs/cli.py.
+
+afs/cli.py adds them with `register(commands)`; `python -m afs.api.commands ...` runs them alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Sequence
+
+from afs.models import PROJECT_ID_PATTERN
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from afs.api.app import create_app
+    from afs.dispatch import start_dispatcher
+    from deployments import CREATE_DEPLOYMENT_PATH, DELETE_DEPLOYMENT_PATH
+
+    app = create_app()
+    # The API never waits for Prefect: this thread turns the rows it writes into flow runs.
+    dispatcher, stop = start_dispatcher(
+        CREATE_DEPLOYMENT_PATH, DELETE_DEPLOYMENT_PATH, args.dispatch_interval
+    )
+    config = uvicorn.Config(
+        app, host=args.host, port=args.port, access_log=False, log_level="info", workers=1
+    )
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        stop.set()
+        dispatcher.join(timeout=30)
+    return 0
+
+
+def _create_credentials(args: argparse.Namespace) -> int:
+    from afs.catalog import default_catalog
+    from afs.credentials import CredentialStore
+    from afs.settings import get_settings
+
+    if not re.fullmatch(PROJECT_ID_PATTERN, args.project):
+        print("afs credentials create: --project must be 32 lowercase hex", file=sys.stderr)
+        return 2
+    store = CredentialStore.from_settings(get_settings(), default_catalog())
+    print(json.dumps(store.create(args.project).model_dump(), indent=2))
+    return 0
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add `serve` and `credentials create` to the `afs` command's subcommands."""
+    serve = commands.add_parser("serve", help="serve the HTTP API, with the dispatcher beside it")
+    serve.add_argument("--port", type=int, required=True)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--dispatch-interval", type=float, default=1.0, help="seconds")
+    serve.set_defaults(run=_serve)
+
+    credentials = commands.add_parser("credentials", help="API access keys")
+    credential_commands = credentials.add_subparsers(dest="credentials_command", required=True)
+    create = credential_commands.add_parser(
+        "create", help="create an AK/SK pair bound to a project; prints it once as JSON"
+    )
+    create.add_argument("--project", required=True, help="the project id (32 lowercase hex)")
+    create.set_defaults(run=_create_credentials)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="afs")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

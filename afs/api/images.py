@@ -1,0 +1,150 @@
+"""FPGA images: create (v2), list and detail (v1), delete (v1)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from afs import storage
+from afs.api.auth import Caller, CallerDep
+from afs.api.body import openapi_body, parse_json_body
+from afs.api.problems import ApiError, error_responses
+from afs.api.schemas import CreatedImage, CreateImageResponse, ImageItem, ImageList, ListQuery
+from afs.api.services import Services, services
+from afs.catalog import ClientToken
+from afs.errors import ApiErrorCode as E
+from afs.models import IMAGE_ID_PATTERN, PROJECT_ID_PATTERN, CreateFpgaImageBody
+from afs.tenants import BucketNotOwned, TenantNotConfigured, check_dcp_readable
+
+router = APIRouter(tags=["fpga images"])
+ServicesDep = Annotated[Services, Depends(services)]
+ProjectId = Annotated[str, Path(pattern=PROJECT_ID_PATTERN, description="32 lowercase hex")]
+ImageId = Annotated[str, Path(pattern=IMAGE_ID_PATTERN, description="32 lowercase hex")]
+_CLIENT_TOKEN = re.compile(r"[\x21-\x7e]{1,64}")
+ClientTokenHeader = Annotated[
+    str | None,
+    Header(
+        alias="X-Client-Token",
+        description="1-64 printable ASCII characters; the same token and body return the same "
+        "image, the same token with another body is 409 AFS.0008",
+    ),
+]
+
+
+def _client_token(value: str | None, body: CreateFpgaImageBody) -> ClientToken | None:
+    if value is None:
+        return None
+    if not _CLIENT_TOKEN.fullmatch(value):
+        raise ApiError(
+            E.INVALID_PARAMETER,
+            "header X-Client-Token: must be 1-64 printable ASCII characters without spaces",
+        )
+    # The digest of the validated request, so formatting or key order does not matter.
+    digest = hashlib.sha256(body.fpga_image.model_dump_json().encode()).hexdigest()
+    return ClientToken(token=value, body_sha256=digest)
+
+
+def _check_dcp(services: Services, caller: Caller, body: CreateFpgaImageBody) -> None:
+    """The DCP must be in one of the project's buckets and readable with the project's keys."""
+    request = body.fpga_image
+    bucket, key = request.dcp_bucket, request.dcp_key
+    where = f"fpga_image.dcp_location: object {key!r} in bucket {bucket!r}"
+    try:
+        check_dcp_readable(services.settings, caller.project_id, bucket, key)
+    except (TenantNotConfigured, BucketNotOwned):
+        raise ApiError(
+            E.BUCKET_NOT_OWNED,
+            f"{where}: bucket {bucket!r} is not one of project {caller.project_id}'s buckets",
+        ) from None
+    except storage.ObjectInaccessible as exc:
+        raise ApiError(E.DCP_NOT_FOUND, f"{where}: cannot be read ({exc})") from None
+    except storage.StorageUnavailable as exc:
+        raise ApiError(E.STORAGE_UNAVAILABLE, f"{where}: {exc}") from None
+
+
+def _create(
+    services: Services, caller: Caller, body: CreateFpgaImageBody, token: ClientToken | None
+) -> CreateImageResponse:
+    catalog = services.catalog
+    earlier = None if token is None else catalog.image_of_client_token(caller.project_id, token)
+    if earlier is None:
+        _check_dcp(services, caller, body)
+        earlier = catalog.register(caller.project_id, body.fpga_image, client_token=token)
+    return CreateImageResponse(fpga_image=CreatedImage(status=earlier.status, id=earlier.id))
+
+
+@router.post(
+    "/v2/{project_id}/cloudservers/fpga_image",
+    summary="Create an FPGA image",
+    description="Validates the request, checks that the DCP is in one of the project's buckets "
+    "and readable, records the image as initialing and answers at once; a dispatcher starts "
+    "the build. One image per project may be in creation at a time.",
+    response_model=CreateImageResponse,
+    responses=error_responses(
+        E.QUOTA_EXCEEDED,
+        E.BUCKET_NOT_OWNED,
+        E.DCP_NOT_FOUND,
+        E.CLIENT_TOKEN_CONFLICT,
+        E.BODY_TOO_LARGE,
+        E.STORAGE_UNAVAILABLE,
+    ),
+    openapi_extra=openapi_body(CreateFpgaImageBody),
+)
+async def create_fpga_image(
+    project_id: ProjectId,
+    caller: CallerDep,
+    services: ServicesDep,
+    request: Request,
+    x_client_token: ClientTokenHeader = None,
+) -> CreateImageResponse:
+    body = parse_json_body(
+        CreateFpgaImageBody, request.headers.get("content-type"), await request.body()
+    )
+    token = _client_token(x_client_token, body)
+    return await run_in_threadpool(_create, services, caller, body, token)
+
+
+@router.get(
+    "/v1/{project_id}/cloudservers/fpga_image/detail",
+    summary="List the project's FPGA images, newest first",
+    response_model=ImageList,
+    responses=error_responses(),
+)
+def list_fpga_images(
+    project_id: ProjectId,
+    caller: CallerDep,
+    services: ServicesDep,
+    query: Annotated[ListQuery, Query()],
+) -> Response:
+    offset, limit = 0, None
+    if query.fpga_image_id is None:
+        if (query.page is None) != (query.size is None):
+            raise ApiError(E.INVALID_PARAMETER, "query parameters page and size: give both or none")
+        if query.page is not None and query.size is not None:
+            offset, limit = (query.page - 1) * query.size, query.size
+    count, records = services.catalog.list_images(
+        caller.project_id, image_id=query.fpga_image_id, offset=offset, limit=limit
+    )
+    listed = ImageList(count=count, fpgaimages=[ImageItem.of(record) for record in records])
+    # Serialized once here: returning the model would make FastAPI validate it a second time.
+    return Response(listed.model_dump_json(), media_type="application/json")
+
+
+@router.delete(
+    "/v1/{project_id}/cloudservers/fpga_image/{fpga_image_id}",
+    summary="Delete an FPGA image (active or error, not protected)",
+    description="The image becomes deleting at once; a delete run removes its file from the "
+    "image store and then its record.",
+    status_code=204,
+    response_class=Response,
+    responses=error_responses(E.IMAGE_NOT_FOUND, E.IMAGE_PROTECTED, E.IMAGE_STATUS_CONFLICT),
+)
+def delete_fpga_image(
+    project_id: ProjectId, fpga_image_id: ImageId, caller: CallerDep, services: ServicesDep
+) -> Response:
+    services.catalog.begin_delete(caller.project_id, fpga_image_id)
+    return Response(status_code=204)

@@ -1,0 +1,131 @@
+"""The API's request and response bodies, apart from the catalog's own records."""
+
+from __future__ import annotations
+
+from datetime import UTC
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from afs.models import IMAGE_ID_PATTERN, ImageRecord, _absent_if_empty
+from afs.status import ImageStatus
+
+ECS_IMAGE_ID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+CREATED_AT_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+class CreatedImage(BaseModel):
+    status: ImageStatus = Field(examples=["initialing"])
+    id: str = Field(pattern=IMAGE_ID_PATTERN, examples=["4010a32c5c62bad9015c62dc2290002b"])
+
+
+class CreateImageResponse(BaseModel):
+    fpga_image: CreatedImage
+
+
+class ImageItem(BaseModel):
+    """One image as the list shows it."""
+
+    id: str
+    name: str
+    description: str | None
+    status: ImageStatus
+    size: int = Field(description="image file size in MB; 0 until the image is built")
+    createdAt: str = Field(description="UTC, 'YYYY-MM-DD HH:MM:SS'")
+    protected: bool
+    message: str | None = Field(description="'CODE: text' for an image in error; else null")
+    metadata: dict[str, Any]
+    log_directory: str = Field(description="'bucket:directory' of the log tarball")
+
+    @classmethod
+    def of(cls, record: ImageRecord) -> ImageItem:
+        request = record.request
+        return cls(
+            id=record.id,
+            name=record.name,
+            description=record.description,
+            status=record.status,
+            size=record.size_mb or 0,
+            createdAt=record.created_at.astimezone(UTC).strftime(CREATED_AT_FORMAT),
+            protected=record.protected,
+            message=record.message,
+            metadata=record.metadata,
+            log_directory=f"{request.dcp_bucket}:{request.log_prefix}",
+        )
+
+
+class ImageList(BaseModel):
+    count: int = Field(description="how many images match, over all pages")
+    fpgaimages: list[ImageItem]
+
+
+# Real clients send `page=` for a parameter they do not set: empty means absent.
+# (The constraints sit inside the union: on `int | None` as a whole they would meet None.)
+Page = Annotated[
+    Annotated[int, Field(ge=1, lt=65535)] | None,
+    BeforeValidator(_absent_if_empty),
+    Field(None, description="1-65534; give page and size together"),
+]
+Size = Annotated[
+    Annotated[int, Field(ge=1, le=100)] | None,
+    BeforeValidator(_absent_if_empty),
+    Field(None, description="1-100; give page and size together"),
+]
+FpgaImageIdQuery = Annotated[
+    Annotated[str, Field(pattern=IMAGE_ID_PATTERN)] | None,
+    BeforeValidator(_absent_if_empty),
+    Field(None, description="32 lowercase hex; turns paging off"),
+]
+EcsImageIdQuery = Annotated[
+    Annotated[str, Field(pattern=ECS_IMAGE_ID_PATTERN)] | None,
+    BeforeValidator(_absent_if_empty),
+    Field(None, description="ECS image id (UUID, lowercase)"),
+]
+
+
+class ListQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    fpga_image_id: FpgaImageIdQuery = None
+    page: Page = None
+    size: Size = None
+
+
+class AssociationsQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    image_id: EcsImageIdQuery = None
+    fpga_image_id: FpgaImageIdQuery = None
+    page: Page = None
+    size: Size = None
+
+
+class EcsImageRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(
+        pattern=ECS_IMAGE_ID_PATTERN,
+        description="the ECS image id (UUID, lowercase)",
+        examples=["c4d0a8a0-5b5a-4c5e-9a7e-2f1f3c3e8d11"],
+    )
+
+
+class AssociationBody(BaseModel):
+    """Body of POST and DELETE .../association."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    image: EcsImageRef
+
+
+class Association(BaseModel):
+    image_id: str
+    fpgaimages: list[ImageItem]
+
+
+class AssociationList(BaseModel):
+    associations: list[Association]
+
+
+class Health(BaseModel):
+    status: str = "ok"

@@ -1,0 +1,22 @@
+"""What the routes work with, built once per app and reached through one dependency."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from afs.catalog import Catalog
+from afs.credentials import CredentialStore
+from afs.settings import Settings
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    catalog: Catalog
+    credentials: CredentialStore
+
+
+def services(request: Request) -> Services:
+    return request.app.state.services

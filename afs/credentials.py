@@ -1,0 +1,120 @@
+"""API access keys: each pair (AK/SK) is bound to one project.
+
+The secret key must be recoverable to check HMAC signatures, so it is stored encrypted (Fernet)
+beside the catalog, and the encryption key lives in a file of mode 0600 that every API replica
+shares. Secrets never reach a log: the models hold them as SecretStr.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import string
+from datetime import UTC, datetime
+from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken
+from pydantic import BaseModel, SecretStr
+from sqlalchemy import Column, Engine, MetaData, String, Table, Text, insert, select
+
+from afs.catalog import Catalog, UtcDateTime
+from afs.settings import Settings
+
+_ALPHANUMERIC = string.ascii_uppercase + string.digits
+_SECRET_ALPHABET = string.ascii_letters + string.digits
+
+metadata = MetaData()
+access_keys = Table(
+    "api_access_keys",
+    metadata,
+    Column("access_key", String(64), primary_key=True),
+    Column("project_id", String(64), nullable=False, index=True),
+    Column("secret_encrypted", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+
+class CredentialKeyError(Exception):
+    """The encryption key file is unusable (readable by others, or not the key of the store)."""
+
+
+class AccessKey(BaseModel):
+    """One access key as the API checks signatures with it."""
+
+    access_key: str
+    secret_key: SecretStr
+    project_id: str
+
+
+class NewAccessKey(BaseModel):
+    """What `afs credentials create` prints, once: the only time the secret is shown."""
+
+    access_key: str
+    secret_key: str
+    project_id: str
+
+
+def _random(alphabet: str, length: int) -> str:
+    return "".join(secrets.choice(alphabet) for _ in range(length))
+
+
+def load_or_create_key(path: Path) -> Fernet:
+    """The Fernet key in `path`, created (mode 0600) if absent; refused if others may read it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # O_EXCL: of two processes creating the key at once, one writes it and the other reads it.
+    with contextlib.suppress(FileExistsError):
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as out:
+            out.write(Fernet.generate_key())
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077:
+        raise CredentialKeyError(f"{path} must be readable by its owner only (mode {mode:o})")
+    return Fernet(path.read_bytes().strip())
+
+
+class CredentialStore:
+    def __init__(self, engine: Engine, fernet: Fernet) -> None:
+        self._engine = engine
+        self._fernet = fernet
+
+    @classmethod
+    def from_settings(cls, settings: Settings, catalog: Catalog) -> CredentialStore:
+        store = cls(catalog.engine, load_or_create_key(settings.credentials_key_path))
+        metadata.create_all(catalog.engine)
+        return store
+
+    def create(self, project_id: str) -> NewAccessKey:
+        """A new key pair bound to `project_id`."""
+        new = NewAccessKey(
+            access_key=_random(_ALPHANUMERIC, 20),
+            secret_key=_random(_SECRET_ALPHABET, 40),
+            project_id=project_id,
+        )
+        encrypted = self._fernet.encrypt(new.secret_key.encode()).decode()
+        with self._engine.begin() as connection:
+            connection.execute(
+                insert(access_keys).values(
+                    access_key=new.access_key,
+                    project_id=project_id,
+                    secret_encrypted=encrypted,
+                    created_at=datetime.now(UTC),
+                )
+            )
+        return new
+
+    def lookup(self, access_key: str) -> AccessKey | None:
+        query = select(access_keys).filter_by(access_key=access_key)
+        with self._engine.connect() as connection:
+            row = connection.execute(query).one_or_none()
+        if row is None:
+            return None
+        try:
+            secret = self._fernet.decrypt(row.secret_encrypted.encode()).decode()
+        except InvalidToken:
+            raise CredentialKeyError(
+                f"access key {access_key} was encrypted with another key file"
+            ) from None
+        return AccessKey(
+            access_key=access_key, secret_key=SecretStr(secret), project_id=row.project_id
+        )

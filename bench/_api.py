@@ -1,0 +1,100 @@
+"""Shared by the API benchmarks: the embedded stack with `afs serve`, signed clients, stats."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import requests
+import requests.auth
+from pydantic import BaseModel
+
+from afs.api import signing
+from afs.localstack import free_port, prefect_environment, prefect_server, s3_server, start, stop
+
+
+class Stats(BaseModel):
+    p50_ms: float
+    p99_ms: float
+    per_second: float
+    failures: int = 0
+
+    def line(self, label: str) -> str:
+        failed = f"   ({self.failures} failed)" if self.failures else ""
+        return (
+            f"{label:<44} p50 {self.p50_ms:8.1f} ms   p99 {self.p99_ms:8.1f} ms   "
+            f"{self.per_second:8.1f}/s{failed}"
+        )
+
+
+def measure(calls: list[Callable[[], None]], concurrency: int) -> Stats:
+    """Run every call on `concurrency` threads; latency of each, throughput of all."""
+
+    def timed(call: Callable[[], None]) -> tuple[float, bool]:
+        begun = time.perf_counter()
+        try:
+            call()
+        except Exception:
+            return time.perf_counter() - begun, False  # counted, and its time still counts
+        return time.perf_counter() - begun, True
+
+    begun = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        results = list(pool.map(timed, calls))
+    elapsed = time.perf_counter() - begun
+    latencies = sorted(latency for latency, _ in results)
+    return Stats(
+        p50_ms=statistics.median(latencies) * 1000,
+        p99_ms=latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
+        per_second=len(calls) / elapsed,
+        failures=sum(not ok for _, ok in results),
+    )
+
+
+class SignedAuth(requests.auth.AuthBase):
+    def __init__(self, access_key: str, secret_key: str) -> None:
+        self.access_key, self.secret_key = access_key, secret_key
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        body = request.body or b""
+        body = body.encode() if isinstance(body, str) else body
+        request.headers.update(
+            signing.sign(
+                request.method or "GET",
+                request.url or "",
+                {"Content-Type": "application/json"} if body else {},
+                body,
+                access_key=self.access_key,
+                secret_key=self.secret_key,
+            )
+        )
+        return request
+
+
+@contextlib.contextmanager
+def embedded_api(home: Path) -> Iterator[str]:
+    """moto S3, a Prefect server and `afs serve` (API + dispatcher) under `home`; yields the URL."""
+    logs = home / "logs"
+    os.environ["AFS_HOME"] = str(home)
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with s3_server(logs) as endpoint, prefect_server(home / "prefect") as prefect_url:
+        os.environ["AFS_OBS_ENDPOINT"] = endpoint
+        os.environ.update(prefect_environment(home / "prefect", prefect_url))
+        stack = contextlib.ExitStack()
+        stack.enter_context(temporary_settings(updates={PREFECT_API_URL: prefect_url}))
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        command = [sys.executable, "-m", "afs.api.commands", "serve", "--port", str(port)]
+        process = start(command, f"{url}/health", logs / "api.log", dict(os.environ), timeout=90)
+        try:
+            with stack:
+                yield url
+        finally:
+            stop(process)

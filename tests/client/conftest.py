@@ -1,0 +1,57 @@
+"""The factory as a tenant's client meets it: `afs serve` and a worker on this session's servers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from afs.catalog import default_catalog
+from afs.client import FactoryClient
+from afs.client_config import ClientConfig, StorageCredentials
+from afs.credentials import CredentialStore
+from afs.embedded import api_server, wait_for_deployment, worker
+from afs.localstack import wait_until_healthy
+from afs.settings import get_settings
+from deployments import CREATE_DEPLOYMENT_PATH, DELETE_DEPLOYMENT_PATH
+from tests.factory import Tenant
+
+
+@pytest.fixture(scope="package")
+def factory_api(factory: None, session_dir: Path) -> Iterator[str]:
+    """The API (with its dispatcher) and a worker building what it dispatches."""
+    logs = session_dir / "logs"
+    with api_server(logs) as (url, process), worker(logs):
+        wait_for_deployment(CREATE_DEPLOYMENT_PATH)
+        wait_for_deployment(DELETE_DEPLOYMENT_PATH)
+        wait_until_healthy(f"{url}/health", process, timeout=90, log=logs / "api.log")
+        yield url
+
+
+def client_config(api_url: str, tenant: Tenant) -> ClientConfig:
+    """What a tenant configures: an API key of its project and its own storage keys."""
+    key = CredentialStore.from_settings(get_settings(), default_catalog()).create(tenant.project_id)
+    return ClientConfig(
+        api_url=api_url,
+        access_key=key.access_key,
+        secret_key=key.secret_key,
+        project_id=key.project_id,
+        storage=StorageCredentials(
+            endpoint=tenant.storage.endpoint,
+            region=tenant.storage.region,
+            access_key=tenant.storage.access_key,
+            secret_key=tenant.storage.secret_key,
+        ),
+    )
+
+
+@pytest.fixture
+def config(factory_api: str, tenant: Tenant) -> ClientConfig:
+    return client_config(factory_api, tenant)
+
+
+@pytest.fixture
+def client(config: ClientConfig) -> Iterator[FactoryClient]:
+    with FactoryClient(config) as client:
+        yield client
