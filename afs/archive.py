@@ -83,17 +83,24 @@ def _octal_or_base256(field: bytes) -> int | None:
         return None
 
 
+def _checksum_matches(block: bytes) -> bool:
+    """The header's own checksum: the sum of its bytes with the checksum field read as spaces."""
+    stored = _octal_or_base256(block[148:156])
+    return stored == sum(block[:148]) + 8 * 0x20 + sum(block[156:])
+
+
 def _check_extended_headers(tar_path: Path) -> None:
     """Refuse oversized pax / GNU long-name headers before tarfile reads them whole into memory.
 
     The member limits cannot help here: tarfile loads such a header completely while parsing it,
     before any member exists to count or measure.
     """
+    total = tar_path.stat().st_size
     with tar_path.open("rb") as stream:
         while len(block := stream.read(_BLOCK)) == _BLOCK and block.strip(b"\0"):
             size = _octal_or_base256(block[124:136])
-            if size is None:
-                return  # not a header tarfile accepts either; it reports the damage itself
+            if size is None or size > total or not _checksum_matches(block):
+                return  # not a sound tar header: tarfile reports the damage itself
             if block[156:157] in _EXTENDED_TYPES and size > MAX_EXTENDED_HEADER_BYTES:
                 raise ImageBuildError(
                     FailureCause.CORRUPT_ARCHIVE,

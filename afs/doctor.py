@@ -13,7 +13,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from afs.dcp import DcpError, read_dcp
-from afs.settings import VU9P_PART, Settings
+from afs.settings import EMULATOR_COMMAND, VU9P_PART, Settings
 from afs.vivado.runner import VivadoConfigError, tool_identity, vivado_binary_for
 
 
@@ -41,16 +41,30 @@ def _sha256(path: Path) -> str:
 
 
 def check_vivado(settings: Settings) -> list[Check]:
-    checks = []
-    for tool_version in sorted(settings.vivado_binaries):
-        name = f"vivado {tool_version}"
-        try:
-            identity = tool_identity(vivado_binary_for(tool_version, settings.vivado_binaries))
-        except VivadoConfigError as exc:
-            checks.append(Check(name=name, ok=False, detail=str(exc)))
-        else:
-            checks.append(Check(name=name, ok=True, detail=identity))
-    return checks
+    return [
+        Check(name=f"vivado {tool_version}", **_vivado_state(settings, tool_version))
+        for tool_version in sorted(settings.vivado_binaries)
+    ]
+
+
+def _vivado_state(settings: Settings, tool_version: str) -> dict[str, bool | str]:
+    """A Vivado is usable if `-version` names the tool version it is configured for; the
+    emulator only where the host says so, so a production host never builds emulated images."""
+    try:
+        identity = tool_identity(vivado_binary_for(tool_version, settings.vivado_binaries))
+    except VivadoConfigError as exc:
+        return {"ok": False, "detail": str(exc)}
+    if identity.startswith(EMULATOR_COMMAND):
+        if settings.allow_emulator:
+            return {"ok": True, "detail": identity}
+        return {
+            "ok": False,
+            "detail": f"{identity!r} is the AFS emulator, not Vivado; configure "
+            "AFS_VIVADO_BINARIES, or set AFS_ALLOW_EMULATOR=true on a development host",
+        }
+    if f"v{tool_version}" not in identity.split():
+        return {"ok": False, "detail": f"{identity!r} is not Vivado v{tool_version}"}
+    return {"ok": True, "detail": identity}
 
 
 def check_shells(settings: Settings) -> list[Check]:

@@ -109,6 +109,7 @@ def embedded_stack(home: Path) -> Iterator[EmbeddedStack]:
 
     logs_dir = home / "logs"
     os.environ["AFS_HOME"] = str(home)
+    os.environ["AFS_ALLOW_EMULATOR"] = "true"  # this stack exists to run without Vivado
     with contextlib.ExitStack() as stack:
         endpoint = os.environ.get("AFS_OBS_ENDPOINT") or stack.enter_context(s3_server(logs_dir))
         os.environ["AFS_OBS_ENDPOINT"] = endpoint

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     vivado_binaries: dict[str, str] = Field(
         default_factory=lambda: {"2017.2": emulator_binary(), "2017.4.op": emulator_binary()}
     )
+    allow_emulator: bool = Field(
+        False, description="let the AFS Vivado emulator build images (development hosts only)"
+    )
     build_timeout_seconds: int = 4 * 3600
     max_build_attempts: int = Field(3, description="builds per image, reprocessing included")
 

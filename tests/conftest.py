@@ -27,6 +27,7 @@ def _configure_environment() -> None:
     os.environ.update(prefect_environment(_SESSION_DIR / "prefect", api_url))
     os.environ["AFS_HOME"] = str(_SESSION_DIR / "afs-home")
     os.environ[EMULATOR_FAULTS_ENV] = "1"  # the sample DCPs' faults are acted out in tests only
+    os.environ["AFS_ALLOW_EMULATOR"] = "true"
 
 
 _configure_environment()

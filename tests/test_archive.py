@@ -577,3 +577,9 @@ def test_ordinary_pax_headers_are_accepted(tmp_path: Path, dcp_bytes: bytes) -> 
             info.pax_headers = {"comment": "written by a tool that adds pax headers"}
             tar.addfile(info, data)
     assert _check(tar_path, tmp_path).manifest.shell_id == "0x01010029"
+
+
+def test_random_bytes_are_a_corrupt_archive(tmp_path: Path) -> None:
+    tar_path = tmp_path / "dcp.tar"
+    tar_path.write_bytes(os.urandom(9 * 1024 * 1024))
+    _fails(tar_path, tmp_path, FailureCause.CORRUPT_ARCHIVE, "not a readable tar")

@@ -12,7 +12,7 @@ import pytest
 
 from afs.doctor import all_checks, check_shells, check_vivado, pin_shell
 from afs.samples import write_sample_dcp, write_sample_shell_dcp
-from afs.settings import Settings, get_settings
+from afs.settings import Settings, emulator_binary, get_settings
 
 
 def settings_in(home: Path, **fields) -> Settings:
@@ -111,3 +111,24 @@ def test_doctor_names_an_unset_endpoint(tmp_path: Path, missing: str) -> None:
     )
     assert completed.returncode == 1
     assert f"{missing} is not set" in completed.stdout
+
+
+def test_the_emulator_is_refused_where_the_host_does_not_allow_it(tmp_path: Path) -> None:
+    settings = settings_in(
+        tmp_path, vivado_binaries={"2017.2": emulator_binary()}, allow_emulator=False
+    )
+    [check] = check_vivado(settings)
+    assert not check.ok
+    assert "is the AFS emulator, not Vivado" in check.detail
+
+
+def test_a_vivado_of_another_version_is_refused(tmp_path: Path) -> None:
+    fake = tmp_path / "vivado"
+    fake.write_text("#!/bin/sh\necho 'Vivado v2018.3 (64-bit)'\n")
+    fake.chmod(0o755)
+    [check] = check_vivado(settings_in(tmp_path, vivado_binaries={"2017.2": str(fake)}))
+    assert not check.ok
+    assert "is not Vivado v2017.2" in check.detail
+    fake.write_text("#!/bin/sh\necho 'Vivado v2017.2 (64-bit)'\n")
+    [check] = check_vivado(settings_in(tmp_path, vivado_binaries={"2017.2": str(fake)}))
+    assert check.ok, check.detail
