@@ -10,7 +10,8 @@ from afs.models import FpgaImageRequest
 
 
 def _label_this_run(project_id: str, image_id: str) -> None:
-    """A run started from the UI learns its image id only now: name and tag it after the image."""
+    """Name and tag the run after its image, however it was started (a run from the UI may
+    learn its image id only now)."""
     with get_client(sync_client=True) as client:
         client.update_flow_run(
             flow_run.id,
@@ -24,8 +25,10 @@ def validate(image: FpgaImageRequest, project_id: str, image_id: str | None) -> 
     """The image this run builds: registered now (same quota) if the run came from the UI."""
     catalog = default_catalog()
     if image_id is not None:
-        return job_for_image(catalog.get(image_id), project_id, image, str(flow_run.id))
-    record = catalog.register(project_id, image)
-    catalog.record_attempt(record.id, str(flow_run.id))
-    _label_this_run(project_id, record.id)
-    return BuildJob(image_id=record.id, project_id=project_id, request=image)
+        job = job_for_image(catalog.get(image_id), project_id, image, str(flow_run.id))
+    else:
+        record = catalog.register(project_id, image)
+        catalog.record_attempt(record.id, str(flow_run.id))
+        job = BuildJob(image_id=record.id, project_id=project_id, request=image)
+    _label_this_run(project_id, job.image_id)
+    return job

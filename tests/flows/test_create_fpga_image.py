@@ -450,3 +450,15 @@ def test_a_broken_storage_configuration_never_shows_its_keys(
     assert "is invalid" in record.message
     for secret in (tenant.storage.access_key, tenant.storage.secret_key):
         assert secret.get_secret_value()[:6] not in record.message
+
+
+def test_every_run_is_named_and_tagged_after_its_image_and_project(
+    tenant: Tenant, tmp_path: Path
+) -> None:
+    from prefect import get_client
+
+    record = build(tenant, sample_tarball(tmp_path))
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_run(record.flow_run_id)
+    assert run.name == f"image-{record.id}"
+    assert {f"project:{tenant.project_id}", f"image:{record.id}"} <= set(run.tags)
