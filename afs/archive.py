@@ -396,7 +396,7 @@ def check_tarball(
     )
 
 
-def _file_sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as source:
         while chunk := source.read(_CHUNK):
@@ -448,7 +448,7 @@ def pack(
             hdk_version=hdk_version,
             tool_version=tool_version,
             create_time=moment.strftime("%Y-%m-%d %H:%M:%S"),
-            dcp_sha256=dcp_sha256 if dcp_sha256 is not None else _file_sha256(dcp_path),
+            dcp_sha256=dcp_sha256 if dcp_sha256 is not None else file_sha256(dcp_path),
         )
     except ValidationError as exc:
         first = exc.errors()[0]

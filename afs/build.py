@@ -72,10 +72,19 @@ def job_for_image(
     return BuildJob(image_id=record.id, project_id=project_id, request=request)
 
 
+# The metadata key under which an active image records where its image file is (`bucket:key`).
+IMAGE_FILE_KEY = "image_file"
+
+
 class ImageFile(BaseModel):
     location: str
     size_mb: int
     metadata: dict[str, Any]
+
+    @property
+    def catalog_metadata(self) -> dict[str, Any]:
+        """The image's metadata as the catalog keeps it: with the file's location."""
+        return {**self.metadata, IMAGE_FILE_KEY: self.location}
 
 
 def storage_failure(error: storage.StorageError) -> ImageBuildError:
@@ -209,11 +218,16 @@ def store_image(
     )
 
 
+def delete_image_file(settings: Settings, location: str) -> None:
+    """Remove an image file (`bucket:key` in the image store)."""
+    bucket, _, key = location.partition(":")
+    storage.delete_object(image_store_client(settings), bucket, key)
+
+
 def discard_image(settings: Settings, image: ImageFile) -> None:
     """Remove an image file whose image did not become active (best effort: logged, not raised)."""
-    bucket, _, key = image.location.partition(":")
     try:
-        storage.delete_object(image_store_client(settings), bucket, key)
+        delete_image_file(settings, image.location)
     except storage.StorageError:
         log.warning("could not remove %s; the image store keeps an orphan", image.location)
 

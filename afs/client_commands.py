@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+from afs.build import IMAGE_FILE_KEY
 from afs.client_config import ConfigError, load_client_config
 
 if TYPE_CHECKING:  # the client imports Prefect's models: only the commands that run load it
@@ -70,7 +71,7 @@ def _report_finished(item: ImageItem) -> int:
     bucket, key = log_tarball_location(item)
     print(f"log tarball: {bucket}:{key}")
     if item.status is ImageStatus.ACTIVE:
-        print(f"image file: {item.metadata.get('image_file')} ({item.size} MB)")
+        print(f"image file: {item.metadata.get(IMAGE_FILE_KEY)} ({item.size} MB)")
     return 0 if item.status is ImageStatus.ACTIVE else 1
 
 

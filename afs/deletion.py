@@ -6,11 +6,10 @@ calls this. Both steps are idempotent, so a retried run finishes what an interru
 
 from __future__ import annotations
 
-from afs import storage
+from afs.build import IMAGE_FILE_KEY, delete_image_file
 from afs.catalog import Catalog, ImageNotFound
 from afs.settings import Settings
 from afs.status import ImageStatus
-from afs.tenants import image_store_client
 
 
 class NotDeleting(Exception):
@@ -25,10 +24,9 @@ def delete_image(catalog: Catalog, settings: Settings, image_id: str) -> bool:
         return False
     if record.status is not ImageStatus.DELETING:
         raise NotDeleting(f"image {image_id} is {record.status.value}, not deleting")
-    location = record.metadata.get("image_file")
+    location = record.metadata.get(IMAGE_FILE_KEY)
     if location:
-        bucket, _, key = location.partition(":")
-        storage.delete_object(image_store_client(settings), bucket, key)
+        delete_image_file(settings, location)
     try:
         catalog.delete(image_id)
     except ImageNotFound:

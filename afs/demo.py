@@ -11,6 +11,7 @@ from pathlib import Path
 from afs import storage
 from afs.api.schemas import ImageItem
 from afs.archive import pack
+from afs.build import IMAGE_FILE_KEY
 from afs.catalog import default_catalog
 from afs.client import FactoryClient, log_tarball_location
 from afs.client_config import ClientConfig, StorageCredentials
@@ -93,6 +94,6 @@ def run_demo(home: Path, say: Callable[[str], None] = print, timeout: float = 30
         bucket, key = log_tarball_location(item)
         say(f"log tarball: {bucket}:{key}")
         if item.metadata:
-            say(f"image file:  {item.metadata['image_file']} ({item.size} MB)")
+            say(f"image file:  {item.metadata[IMAGE_FILE_KEY]} ({item.size} MB)")
             say(f"toolchain:   {item.metadata.get('toolchain')}")
         return item

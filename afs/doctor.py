@@ -6,12 +6,12 @@ operator's problem, not a tenant's failed image); `afs doctor` prints every chec
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import BaseModel
 
+from afs.archive import file_sha256
 from afs.dcp import DcpError, read_dcp
 from afs.settings import EMULATOR_COMMAND, VU9P_PART, Settings
 from afs.vivado.runner import VivadoConfigError, tool_identity, vivado_binary_for
@@ -29,15 +29,7 @@ def shell_pin(shell_dcp: Path) -> Path:
 
 
 def pin_shell(shell_dcp: Path) -> None:
-    shell_pin(shell_dcp).write_text(_sha256(shell_dcp) + "\n")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        while chunk := stream.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+    shell_pin(shell_dcp).write_text(file_sha256(shell_dcp) + "\n")
 
 
 def check_vivado(settings: Settings) -> list[Check]:
@@ -81,7 +73,7 @@ def _shell_state(path: Path) -> dict[str, bool | str]:
     pin = shell_pin(path)
     if not pin.is_file():
         return {"ok": False, "detail": f"no expected sha256 in {pin}"}
-    expected, actual = pin.read_text().strip().lower(), _sha256(path)
+    expected, actual = pin.read_text().strip().lower(), file_sha256(path)
     if actual != expected:
         return {"ok": False, "detail": f"sha256 of {path} is {actual}, {pin.name} says {expected}"}
     try:

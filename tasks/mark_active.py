@@ -12,5 +12,5 @@ def mark_active(job: BuildJob, image: ImageFile) -> ImageRecord:
     return default_catalog().mark_active(
         job.image_id,
         size_mb=image.size_mb,
-        metadata={**image.metadata, "image_file": image.location},
+        metadata=image.catalog_metadata,
     )

@@ -6,13 +6,13 @@ checkpoint does (`set_property HD.RECONFIGURABLE true [get_cells ...]`, `create_
 
 from __future__ import annotations
 
-import hashlib
 import re
 import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from afs.archive import file_sha256
 from afs.dcp import DcpError, DcpInfo, read_dcp
 from afs.samples import EMULATOR_FAULT_MEMBER
 
@@ -46,14 +46,6 @@ class Checkpoint:
         return bool(self.reconfigurable)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        while chunk := stream.read(1024 * 1024):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _read_member(archive: zipfile.ZipFile, name: str, limit: int) -> str | None:
     try:
         entry = archive.getinfo(name)
@@ -84,7 +76,7 @@ def load_checkpoint(path: Path) -> Checkpoint:
             checkpoint = Checkpoint(
                 path=path,
                 info=info,
-                sha256=_sha256(path),
+                sha256=file_sha256(path),
                 fault=fault.strip() if fault is not None else None,
             )
             for entry in info.files:
