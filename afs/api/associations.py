@@ -10,8 +10,8 @@ from starlette.concurrency import run_in_threadpool
 
 from afs.api.auth import CallerDep
 from afs.api.body import openapi_body, parse_json_body
-from afs.api.images import ImageId, ProjectId
-from afs.api.problems import ApiError, error_responses
+from afs.api.images import ImageId, ProjectId, page_window
+from afs.api.problems import error_responses
 from afs.api.schemas import (
     Association,
     AssociationBody,
@@ -91,13 +91,9 @@ def list_associations(
     services: ServicesDep,
     query: Annotated[AssociationsQuery, Query()],
 ) -> AssociationList:
-    if (query.page is None) != (query.size is None):
-        raise ApiError(E.INVALID_PARAMETER, "query parameters page and size: give both or none")
+    offset, limit = page_window(query)
     if query.image_id is None and query.fpga_image_id is None:
         return AssociationList(associations=[])
-    offset, limit = 0, None
-    if query.page is not None and query.size is not None:
-        offset, limit = (query.page - 1) * query.size, query.size
     pairs = services.catalog.list_associations(
         caller.project_id,
         ecs_image_id=query.image_id,

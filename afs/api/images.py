@@ -13,7 +13,14 @@ from afs import storage
 from afs.api.auth import Caller, CallerDep
 from afs.api.body import openapi_body, parse_json_body
 from afs.api.problems import ApiError, error_responses
-from afs.api.schemas import CreatedImage, CreateImageResponse, ImageItem, ImageList, ListQuery
+from afs.api.schemas import (
+    CreatedImage,
+    CreateImageResponse,
+    ImageItem,
+    ImageList,
+    ListQuery,
+    PagedQuery,
+)
 from afs.api.services import Services, services
 from afs.catalog import ClientToken
 from afs.errors import ApiErrorCode as E
@@ -108,6 +115,14 @@ async def create_fpga_image(
     return await run_in_threadpool(_create, services, caller, body, token)
 
 
+def page_window(query: PagedQuery) -> tuple[int, int | None]:
+    """The query's (offset, limit), or the cloud's invalid-parameter error."""
+    try:
+        return query.window()
+    except ValueError as exc:
+        raise ApiError(E.INVALID_PARAMETER, str(exc)) from None
+
+
 @router.get(
     "/v1/{project_id}/cloudservers/fpga_image/detail",
     summary="List the project's FPGA images, newest first",
@@ -121,11 +136,8 @@ def list_fpga_images(
     query: Annotated[ListQuery, Query()],
 ) -> Response:
     offset, limit = 0, None
-    if query.fpga_image_id is None:
-        if (query.page is None) != (query.size is None):
-            raise ApiError(E.INVALID_PARAMETER, "query parameters page and size: give both or none")
-        if query.page is not None and query.size is not None:
-            offset, limit = (query.page - 1) * query.size, query.size
+    if query.fpga_image_id is None:  # an image id turns paging off
+        offset, limit = page_window(query)
     count, records = services.catalog.list_images(
         caller.project_id, image_id=query.fpga_image_id, offset=offset, limit=limit
     )

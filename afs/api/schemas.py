@@ -83,21 +83,31 @@ EcsImageIdQuery = Annotated[
 ]
 
 
-class ListQuery(BaseModel):
+class PagedQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    fpga_image_id: FpgaImageIdQuery = None
     page: Page = None
     size: Size = None
 
+    def window(self) -> tuple[int, int | None]:
+        """(offset, limit) of the page asked for: everything when neither page nor size is given.
 
-class AssociationsQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+        Raises ValueError when only one is given (the API answers it as an invalid parameter).
+        """
+        if self.page is None and self.size is None:
+            return 0, None
+        if self.page is None or self.size is None:
+            raise ValueError("query parameters page and size: give both or none")
+        return (self.page - 1) * self.size, self.size
 
+
+class ListQuery(PagedQuery):
+    fpga_image_id: FpgaImageIdQuery = None
+
+
+class AssociationsQuery(PagedQuery):
     image_id: EcsImageIdQuery = None
     fpga_image_id: FpgaImageIdQuery = None
-    page: Page = None
-    size: Size = None
 
 
 class EcsImageRef(BaseModel):
