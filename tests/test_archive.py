@@ -25,6 +25,7 @@ from afs.errors import FailureCause, ImageBuildError
 from afs.models import PCI_ID_FIELDS
 from afs.samples import write_sample_dcp
 from afs.settings import VU9P_PART
+from tests.factory import manifest_for
 
 LIMITS = ArchiveLimits(max_members=6, max_member_bytes=1024 * 1024, max_manifest_bytes=4096)
 SHELLS = ("0x01010029",)
@@ -38,24 +39,8 @@ def _sha256(data: bytes) -> str:
 
 
 def _manifest(dcp: bytes, **overrides: object) -> dict[str, object]:
-    fields: dict[str, object] = {
-        "version": "2.0",
-        "fpga_board": "vu9p_vb",
-        "fpga_vendor": "xilinx",
-        "fpga_chip": "vu9p",
-        "bitstream_format": "bin",
-        "flow_type": "vivado",
-        "shell_id": "0x01010029",
-        "pci_vendor_id": "0x19e5",
-        "pci_device_id": "0xD503",
-        "pci_subsystem_id": "0x4341",
-        "pci_subsystem_vendor_id": "0x19e5",
-        "hdk_version": "v1.2.1",
-        "tool_version": "2017.2",
-        "create_time": "2024-05-01 12:00:00",
-        "dcp_sha256": _sha256(dcp),
-    }
-    fields.update(overrides)
+    """A correct manifest for `dcp`; an override of None removes the field."""
+    fields: dict[str, object] = {**manifest_for(dcp), **overrides}
     return {key: value for key, value in fields.items() if value is not None}
 
 
