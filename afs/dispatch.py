@@ -71,23 +71,35 @@ def dispatch_pending(
     return started
 
 
-def deployment_starter(deployment_name: str) -> Callable[[ImageRecord], StartedRun]:
-    """start_run for dispatch_pending: a run of the create deployment, returning at once."""
+def _starter(
+    deployment_name: str,
+    parameters: Callable[[ImageRecord], dict],
+    run_name: Callable[[ImageRecord], str],
+    key: Callable[[ImageRecord], str],
+) -> Callable[[ImageRecord], StartedRun]:
+    """A run of `deployment_name` for an image, created without waiting for it."""
     from prefect.deployments import run_deployment
 
     def start(record: ImageRecord) -> StartedRun:
         run = run_deployment(
             deployment_name,
-            parameters=run_parameters(record),
-            flow_run_name=f"image-{record.id}",
+            parameters=parameters(record),
+            flow_run_name=run_name(record),
             tags=run_tags(record.project_id, record.id),
-            idempotency_key=idempotency_key(record),
+            idempotency_key=key(record),
             timeout=0,
             as_subflow=False,
         )
         return StartedRun(id=str(run.id), state_type=run.state.type)
 
     return start
+
+
+def deployment_starter(deployment_name: str) -> Callable[[ImageRecord], StartedRun]:
+    """start_run for dispatch_pending: a run of the create deployment."""
+    return _starter(
+        deployment_name, run_parameters, lambda record: f"image-{record.id}", idempotency_key
+    )
 
 
 def delete_idempotency_key(record: ImageRecord) -> str:
@@ -113,22 +125,13 @@ def dispatch_deletes(
 
 
 def delete_starter(deployment_name: str) -> Callable[[ImageRecord], StartedRun]:
-    """start_run for dispatch_deletes: a run of the delete deployment, returning at once."""
-    from prefect.deployments import run_deployment
-
-    def start(record: ImageRecord) -> StartedRun:
-        run = run_deployment(
-            deployment_name,
-            parameters={"image_id": record.id},
-            flow_run_name=f"delete-{record.id}",
-            tags=run_tags(record.project_id, record.id),
-            idempotency_key=delete_idempotency_key(record),
-            timeout=0,
-            as_subflow=False,
-        )
-        return StartedRun(id=str(run.id), state_type=run.state.type)
-
-    return start
+    """start_run for dispatch_deletes: a run of the delete deployment."""
+    return _starter(
+        deployment_name,
+        lambda record: {"image_id": record.id},
+        lambda record: f"delete-{record.id}",
+        delete_idempotency_key,
+    )
 
 
 def run_dispatcher(
