@@ -19,7 +19,8 @@ from tests.factory import Tenant
 DCP_KEY = "vu9p/design.tar"
 
 
-@pytest.fixture(scope="session")
+# Package scope: its dispatcher must stop before other packages register images it would dispatch.
+@pytest.fixture(scope="package")
 def api_url(factory: None, session_dir: Path) -> Iterator[str]:
     import os
 
