@@ -44,6 +44,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
 from afs.models import FpgaImageRequest, ImageRecord
@@ -267,8 +268,10 @@ def _configure_sqlite(engine: Engine) -> None:
 
 class Catalog:
     def __init__(self, url: str) -> None:
-        self._engine = create_engine(url, pool_pre_ping=True)
-        if self._engine.dialect.name == "sqlite":
+        # A server connection can die between requests; a SQLite file cannot, so it is not pinged.
+        is_sqlite = make_url(url).get_backend_name() == "sqlite"
+        self._engine = create_engine(url, pool_pre_ping=not is_sqlite)
+        if is_sqlite:
             _configure_sqlite(self._engine)
         self._writer = self._engine.execution_options(afs_writes=True)
 
@@ -427,11 +430,13 @@ class Catalog:
             .limit(limit)
         )
         with self._read() as connection:
-            total = connection.scalar(
-                select(func.count()).select_from(fpga_images).where(condition)
-            )
             rows = connection.execute(page).all()
-        return total or 0, [_record(row) for row in rows]
+            if (rows or offset == 0) and (limit is None or len(rows) < limit):
+                total = offset + len(rows)  # the page reached the end: nothing to count
+            else:
+                count = select(func.count()).select_from(fpga_images).where(condition)
+                total = connection.scalar(count) or 0
+        return total, [_record(row) for row in rows]
 
     def awaiting_dispatch(self, limit: int = 100) -> list[ImageRecord]:
         """The outbox: initialing images that have no flow run yet, oldest first."""

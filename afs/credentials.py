@@ -11,6 +11,7 @@ import contextlib
 import os
 import secrets
 import string
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from afs.settings import Settings
 
 _ALPHANUMERIC = string.ascii_uppercase + string.digits
 _SECRET_ALPHABET = string.ascii_letters + string.digits
+KEY_CACHE_SECONDS = 60.0
 
 metadata = MetaData()
 access_keys = Table(
@@ -77,6 +79,7 @@ class CredentialStore:
     def __init__(self, engine: Engine, fernet: Fernet) -> None:
         self._engine = engine
         self._fernet = fernet
+        self._cache: dict[str, tuple[AccessKey, float]] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings, catalog: Catalog) -> CredentialStore:
@@ -103,7 +106,24 @@ class CredentialStore:
             )
         return new
 
+    def cached(self, access_key: str) -> AccessKey | None:
+        """The key as this process last read it, if that was under KEY_CACHE_SECONDS ago.
+
+        Every API request checks a signature; reading and decrypting the key each time would
+        cost more than the rest of a list request. A key is never changed once created.
+        """
+        entry = self._cache.get(access_key)
+        if entry is None or entry[1] < time.monotonic():
+            return None
+        return entry[0]
+
     def lookup(self, access_key: str) -> AccessKey | None:
+        key = self._read(access_key)
+        if key is not None:  # unknown keys are not cached: a key just created works at once
+            self._cache[access_key] = (key, time.monotonic() + KEY_CACHE_SECONDS)
+        return key
+
+    def _read(self, access_key: str) -> AccessKey | None:
         query = select(access_keys).filter_by(access_key=access_key)
         with self._engine.connect() as connection:
             row = connection.execute(query).one_or_none()

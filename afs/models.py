@@ -257,7 +257,8 @@ class ImageRecord(BaseModel):
 
     @property
     def request(self) -> FpgaImageRequest:
-        return FpgaImageRequest(
+        # Not validated again: the catalog only ever stores requests that passed validation.
+        return FpgaImageRequest.model_construct(
             dcp_location=self.dcp_location,
             log_directory=self.log_directory,
             name=self.name,

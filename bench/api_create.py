@@ -13,15 +13,13 @@ import tempfile
 import uuid
 from pathlib import Path
 
-import requests
-
 from afs import storage
 from afs.catalog import default_catalog
 from afs.credentials import CredentialStore
 from afs.settings import get_settings
 from afs.status import IN_CREATION
 from afs.tenants import TenantStorage, save_tenant, tenant_client
-from bench._api import SignedAuth, Stats, embedded_api, measure
+from bench._api import Stats, embedded_api, measure, signed_session
 
 LEVELS = (1, 8, 32)
 
@@ -43,8 +41,7 @@ class Client:
         storage.ensure_bucket(client, bucket)
         client.put_object(Bucket=bucket, Key="vu9p/dcp.tar", Body=b"dcp")
         key = credentials.create(self.project_id)
-        self.session = requests.Session()
-        self.session.auth = SignedAuth(key.access_key, key.secret_key)
+        self.session = signed_session(key.access_key, key.secret_key)
         self.url = f"{api_url}/v2/{self.project_id}/cloudservers/fpga_image"
         self.body = {"fpga_image": {"dcp_location": f"{bucket}:vu9p/dcp.tar", "name": "bench"}}
 

@@ -12,13 +12,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import requests
 from sqlalchemy import insert
 
 from afs.catalog import default_catalog, fpga_images
 from afs.credentials import CredentialStore
 from afs.settings import get_settings
-from bench._api import SignedAuth, embedded_api, measure
+from bench._api import embedded_api, measure, signed_session
 
 CALLS = 300
 
@@ -56,8 +55,7 @@ def main() -> None:
         project_id = uuid.uuid4().hex
         ids = fill(project_id, args.images)
         key = CredentialStore.from_settings(get_settings(), catalog).create(project_id)
-        session = requests.Session()
-        session.auth = SignedAuth(key.access_key, key.secret_key)
+        session = signed_session(key.access_key, key.secret_key)
         base = f"{api_url}/v1/{project_id}/cloudservers/fpga_image/detail"
 
         def get(params: dict) -> None:

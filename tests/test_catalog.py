@@ -446,6 +446,16 @@ def test_list_pages_newest_first(catalog: Catalog) -> None:
     assert catalog.list_images(PROJECT, offset=5, limit=2) == (5, [])
 
 
+def test_the_count_is_all_matching_images_whichever_page_is_read(catalog: Catalog) -> None:
+    for index in range(5):
+        finished(catalog, name=f"img-{index}")
+    windows = [(0, 5), (0, 4), (3, 2), (4, 2), (4, 100), (9, 2), (0, None), (2, None)]
+    for offset, limit in windows:
+        total, page = catalog.list_images(PROJECT, offset=offset, limit=limit)
+        assert total == 5, (offset, limit)
+        assert len(page) == max(0, min(5 - offset, limit or 5))
+
+
 def test_list_is_isolated_per_project_and_filters_by_id(catalog: Catalog) -> None:
     mine = finished(catalog, PROJECT)
     theirs = finished(catalog, OTHER_PROJECT)

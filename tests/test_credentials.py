@@ -39,6 +39,24 @@ def test_a_created_key_pair_is_bound_to_its_project_and_found_again(store) -> No
     assert store.lookup("NOSUCHKEY") is None
 
 
+def test_a_key_read_once_is_served_from_memory_until_it_expires(store, monkeypatch) -> None:
+    import afs.credentials
+
+    new = store.create(PROJECT)
+    assert store.cached(new.access_key) is None
+    found = store.lookup(new.access_key)
+    assert store.cached(new.access_key) == found
+
+    later = afs.credentials.time.monotonic() + afs.credentials.KEY_CACHE_SECONDS + 1
+    monkeypatch.setattr(afs.credentials.time, "monotonic", lambda: later)
+    assert store.cached(new.access_key) is None
+
+
+def test_an_unknown_key_is_not_remembered_so_it_works_once_created(store) -> None:
+    assert store.lookup("NOSUCHKEY") is None
+    assert store.cached("NOSUCHKEY") is None
+
+
 def test_the_secret_is_not_stored_in_clear_and_never_shown_by_the_model(store, settings) -> None:
     new = store.create(PROJECT)
     assert new.secret_key.encode() not in (settings.home / "catalog.db").read_bytes()

@@ -115,7 +115,10 @@ async def authenticate(
         authorization.scope,
         services.settings.api_clock_skew_seconds,
     )
-    key = await run_in_threadpool(services.credentials.lookup, authorization.access_key)
+    credentials = services.credentials
+    key = credentials.cached(authorization.access_key) or await run_in_threadpool(
+        credentials.lookup, authorization.access_key
+    )
     key = verify_request(
         key,
         authorization,

@@ -6,6 +6,7 @@ afs/cli.py adds them with `register(commands)`; `python -m afs.api.commands ...`
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import re
 import sys
@@ -26,6 +27,9 @@ def _serve(args: argparse.Namespace) -> int:
     dispatcher, stop = start_dispatcher(
         CREATE_DEPLOYMENT_PATH, DELETE_DEPLOYMENT_PATH, args.dispatch_interval
     )
+    # What start-up loaded (Prefect, FastAPI, pydantic schemas) lives as long as the process:
+    # kept out of the collector's scans, it cannot make a full collection pause a request.
+    gc.freeze()
     config = uvicorn.Config(
         app, host=args.host, port=args.port, access_log=False, log_level="info", workers=1
     )

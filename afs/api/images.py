@@ -16,7 +16,6 @@ from afs.api.problems import ApiError, error_responses
 from afs.api.schemas import (
     CreatedImage,
     CreateImageResponse,
-    ImageItem,
     ImageList,
     ListQuery,
     PagedQuery,
@@ -141,7 +140,7 @@ def list_fpga_images(
     count, records = services.catalog.list_images(
         caller.project_id, image_id=query.fpga_image_id, offset=offset, limit=limit
     )
-    listed = ImageList(count=count, fpgaimages=[ImageItem.of(record) for record in records])
+    listed = ImageList.of(count, records)
     # Serialized once here: returning the model would make FastAPI validate it a second time.
     return Response(listed.model_dump_json(), media_type="application/json")
 

@@ -39,24 +39,34 @@ class ImageItem(BaseModel):
 
     @classmethod
     def of(cls, record: ImageRecord) -> ImageItem:
+        return cls.model_validate(cls.fields_of(record))
+
+    @staticmethod
+    def fields_of(record: ImageRecord) -> dict[str, Any]:
+        """The item's fields: a page of them is validated in one call (see ImageList.of)."""
         request = record.request
-        return cls(
-            id=record.id,
-            name=record.name,
-            description=record.description,
-            status=record.status,
-            size=record.size_mb or 0,
-            createdAt=record.created_at.astimezone(UTC).strftime(CREATED_AT_FORMAT),
-            protected=record.protected,
-            message=record.message,
-            metadata=record.metadata,
-            log_directory=f"{request.dcp_bucket}:{request.log_prefix}",
-        )
+        return {
+            "id": record.id,
+            "name": record.name,
+            "description": record.description,
+            "status": record.status,
+            "size": record.size_mb or 0,
+            "createdAt": record.created_at.astimezone(UTC).strftime(CREATED_AT_FORMAT),
+            "protected": record.protected,
+            "message": record.message,
+            "metadata": record.metadata,
+            "log_directory": f"{request.dcp_bucket}:{request.log_prefix}",
+        }
 
 
 class ImageList(BaseModel):
     count: int = Field(description="how many images match, over all pages")
     fpgaimages: list[ImageItem]
+
+    @classmethod
+    def of(cls, count: int, records: list[ImageRecord]) -> ImageList:
+        items = [ImageItem.fields_of(record) for record in records]
+        return cls.model_validate({"count": count, "fpgaimages": items})
 
 
 # Real clients send `page=` for a parameter they do not set: empty means absent.
