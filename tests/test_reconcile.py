@@ -70,3 +70,37 @@ def test_undispatched_images_are_the_dispatchers_business(catalog: Catalog) -> N
 
     assert reconcile_images(catalog, never_asked) == 0
     assert catalog.get(image.id).status is ImageStatus.INITIALING
+
+
+def deleting(catalog: Catalog, run_id: str):
+    image = dispatched(catalog, "build-run", ImageStatus.CREATING)
+    catalog.mark_active(image.id, size_mb=1, metadata={})
+    catalog.begin_delete(image.project_id, image.id)
+    assert catalog.delete_started(image.id, run_id) is not None
+    return image
+
+
+@pytest.mark.parametrize("ended", [StateType.CRASHED, StateType.FAILED, StateType.CANCELLED])
+def test_a_delete_run_that_ended_without_deleting_puts_the_image_back_in_the_outbox(
+    catalog: Catalog, ended: StateType
+) -> None:
+    image = deleting(catalog, "delete-run")
+    assert catalog.awaiting_delete() == []
+
+    assert reconcile_images(catalog, {"delete-run": RunState(type=ended)}.get) == 1
+    record = catalog.get(image.id)
+    assert (record.status, record.flow_run_id) == (ImageStatus.DELETING, None)
+    assert [waiting.id for waiting in catalog.awaiting_delete()] == [image.id]
+
+
+def test_a_delete_run_that_is_gone_puts_the_image_back_in_the_outbox(catalog: Catalog) -> None:
+    image = deleting(catalog, "delete-run")
+    assert reconcile_images(catalog, lambda run_id: None) == 1
+    assert [waiting.id for waiting in catalog.awaiting_delete()] == [image.id]
+
+
+@pytest.mark.parametrize("working", [StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING])
+def test_a_delete_run_at_work_keeps_its_image(catalog: Catalog, working: StateType) -> None:
+    image = deleting(catalog, "delete-run")
+    assert reconcile_images(catalog, {"delete-run": RunState(type=working)}.get) == 0
+    assert catalog.get(image.id).flow_run_id == "delete-run"
