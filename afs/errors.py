@@ -78,7 +78,7 @@ class ApiErrorCode(Enum):
     INVALID_PARAMETER = ("Ecs.0005", 400, "invalid parameter, malformed or unsupported body")
     NO_PERMISSION = ("Ecs.0003", 403, "the access key may not act on this project")
     PROJECT_MISMATCH = ("Ecs.0023", 400, "the project in the credential is not the URL's project")
-    BAD_CREDENTIAL = ("Common.0013", 401, "missing, unknown, expired or wrong request signature")
+    BAD_CREDENTIAL = ("Common.0013", 401, "missing, unknown, expired, wrong or replayed signature")
     INTERNAL_ERROR = ("Common.0001", 500, "a fault of the factory itself")
     QUOTA_EXCEEDED = ("AFS.0001", 409, "the project already has an image in creation")
     IMAGE_NOT_FOUND = ("AFS.0002", 404, "no such FPGA image in this project")

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from afs.api import associations, images
 from afs.api.limits import BodyLimit
 from afs.api.problems import ErrorBody, install_error_handlers
+from afs.api.replay import ReplayGuard
 from afs.api.schemas import AssociationBody, Health
 from afs.api.services import Services
 from afs.catalog import Catalog, default_catalog
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
         settings=settings,
         catalog=catalog,
         credentials=CredentialStore.from_settings(settings, catalog),
+        replays=ReplayGuard(catalog.engine),
     )
     app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)
     install_error_handlers(app)

@@ -8,7 +8,7 @@ its credential) other than the URL's is 400 Ecs.0023.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -23,6 +23,10 @@ from afs.errors import ApiErrorCode
 from afs.models import PROJECT_ID_PATTERN
 
 _PROJECT_ID = re.compile(PROJECT_ID_PATTERN)
+# Replaying these changes nothing (afs/api/replay.py): a read, or a request with a signed client
+# token, which returns what the first one made (and lets a client retry at once).
+_READS = {"GET", "HEAD"}
+_IDEMPOTENT_HEADER = "x-client-token"
 
 
 class Caller(BaseModel):
@@ -36,7 +40,8 @@ def _unauthorized(message: str) -> ApiError:
     return ApiError(ApiErrorCode.BAD_CREDENTIAL, message)
 
 
-def _check_date(sdk_date: str | None, scope: signing.Scope | None, skew_seconds: int) -> None:
+def _check_date(sdk_date: str | None, scope: signing.Scope | None, skew_seconds: int) -> datetime:
+    """When the request was signed; refused unless within `skew_seconds` of now."""
     if not sdk_date:
         raise _unauthorized(f"header {signing.DATE_HEADER} is required (YYYYMMDDTHHMMSSZ, UTC)")
     try:
@@ -53,6 +58,7 @@ def _check_date(sdk_date: str | None, scope: signing.Scope | None, skew_seconds:
         )
     if scope is not None and scope.date != sdk_date[:8]:
         raise _unauthorized(f"the credential's date {scope.date} is not {signing.DATE_HEADER}'s")
+    return signed_at
 
 
 def verify_request(
@@ -110,11 +116,8 @@ async def authenticate(
         raise _unauthorized(str(exc)) from None
     headers = {name: request.headers[name] for name in authorization.signed_headers
                if name in request.headers}  # fmt: skip
-    _check_date(
-        request.headers.get("x-sdk-date"),
-        authorization.scope,
-        services.settings.api_clock_skew_seconds,
-    )
+    skew_seconds = services.settings.api_clock_skew_seconds
+    signed_at = _check_date(request.headers.get("x-sdk-date"), authorization.scope, skew_seconds)
     credentials = services.credentials
     key = credentials.cached(authorization.access_key) or await run_in_threadpool(
         credentials.lookup, authorization.access_key
@@ -128,6 +131,20 @@ async def authenticate(
         headers=headers,
         body=body,
     )
+    if request.method not in _READS and _IDEMPOTENT_HEADER not in authorization.signed_headers:
+        expires_at = signed_at + timedelta(seconds=skew_seconds)
+        first = await run_in_threadpool(
+            services.replays.first_use,
+            key.access_key,
+            authorization.signature,
+            expires_at,
+            datetime.now(UTC),
+        )
+        if not first:
+            raise _unauthorized(
+                "this signed request was already received; sign each request anew "
+                f"(a new {signing.DATE_HEADER})"
+            )
     return _authorize(key, request)
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
+from afs.api.replay import ReplayGuard
 from afs.catalog import Catalog
 from afs.credentials import CredentialStore
 from afs.settings import Settings
@@ -16,6 +17,7 @@ class Services:
     settings: Settings
     catalog: Catalog
     credentials: CredentialStore
+    replays: ReplayGuard
 
 
 def services(request: Request) -> Services:

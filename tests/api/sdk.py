@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -65,16 +66,23 @@ class SdkClient:
         path = f"/v1/{self.project_id}/cloudservers/fpga_image/detail"
         return self.call("GET", path, query=query)
 
-    def delete(self, image_id: str) -> requests.Response:
-        return self.call("DELETE", f"/v1/{self.project_id}/cloudservers/fpga_image/{image_id}")
+    def delete(self, image_id: str, **options: Any) -> requests.Response:
+        path = f"/v1/{self.project_id}/cloudservers/fpga_image/{image_id}"
+        return self.call("DELETE", path, **options)
 
-    def associate(self, image_id: str, ecs_image_id: str, method: str = "POST"):
+    def associate(self, image_id: str, ecs_image_id: str, method: str = "POST", **options: Any):
         path = f"/v1/{self.project_id}/cloudservers/fpga_image/{image_id}/association"
-        return self.call(method, path, body={"image": {"id": ecs_image_id}})
+        return self.call(method, path, body={"image": {"id": ecs_image_id}}, **options)
 
     def associations(self, **query: Any) -> requests.Response:
         path = f"/v1/{self.project_id}/cloudservers/fpga_image/associations"
         return self.call("GET", path, query=query)
+
+
+def anew() -> dict[str, Any]:
+    """Options that make a request signed anew: the same request again is a replay (401)
+    unless something signed differs, as X-Sdk-Date does a second later."""
+    return {"sign_headers": {"X-Request-Id": uuid.uuid4().hex}}
 
 
 def error_of(response: requests.Response) -> tuple[int, str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from tests.api.conftest import Project, active_image, failed_image
-from tests.api.sdk import error_of
+from tests.api.sdk import anew, error_of
 
 
 def ecs_image() -> str:
@@ -33,7 +33,7 @@ def test_only_active_images_can_be_associated(project: Project) -> None:
 def test_a_pair_cannot_be_associated_twice(project: Project) -> None:
     image_id, target = active_image(project), ecs_image()
     assert project.client.associate(image_id, target).status_code == 204
-    assert error_of(project.client.associate(image_id, target)) == (409, "AFS.0009")
+    assert error_of(project.client.associate(image_id, target, **anew())) == (409, "AFS.0009")
 
 
 def test_an_ecs_image_takes_at_most_10_fpga_images(project: Project) -> None:

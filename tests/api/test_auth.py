@@ -8,7 +8,8 @@ import pytest
 import requests
 
 from afs.api import signing
-from tests.api.conftest import Project
+from afs.catalog import default_catalog
+from tests.api.conftest import Project, active_image
 from tests.api.sdk import SdkClient, error_of
 
 
@@ -81,6 +82,54 @@ def test_a_signature_replayed_with_an_altered_body_is_refused(project: Project) 
         original.request.url, headers=dict(original.request.headers), data=altered, timeout=30
     )
     assert error_of(replayed) == (401, "Common.0013")
+
+
+def resend(response: requests.Response) -> requests.Response:
+    """The captured request sent again byte for byte, as an eavesdropper would."""
+    sent = response.request
+    return requests.request(
+        sent.method, sent.url, headers=dict(sent.headers), data=sent.body, timeout=30
+    )
+
+
+def test_a_replayed_create_is_refused_and_creates_nothing(project: Project) -> None:
+    original = project.client.create(project.request(name="once"))
+    assert original.status_code == 200, original.text
+    default_catalog().mark_error(original.json()["fpga_image"]["id"], "DCP_CORRUPT: test")
+
+    replayed = resend(original)
+    assert error_of(replayed) == (401, "Common.0013")
+    assert "already received" in replayed.json()["error"]["message"]
+    assert project.client.list().json()["count"] == 1
+
+
+def test_a_replayed_delete_or_disassociation_is_refused(project: Project) -> None:
+    image_id = active_image(project)
+    ecs_image = "c4d0a8a0-5b5a-4c5e-9a7e-2f1f3c3e8d11"
+    associated = project.client.associate(image_id, ecs_image)
+    assert associated.status_code == 204
+    disassociated = project.client.associate(image_id, ecs_image, method="DELETE")
+    assert disassociated.status_code == 204
+    # Replaying the association would undo the disassociation: refused.
+    assert error_of(resend(associated)) == (401, "Common.0013")
+    assert project.client.associations(image_id=ecs_image).json()["associations"] == []
+
+    deleted = project.client.delete(image_id)
+    assert deleted.status_code == 204
+    assert error_of(resend(deleted)) == (401, "Common.0013")
+
+
+def test_a_replayed_read_is_served(project: Project) -> None:
+    listed = project.client.list()
+    assert resend(listed).json() == listed.json()
+
+
+def test_a_create_with_a_signed_client_token_may_be_resent_and_returns_the_same_image(
+    project: Project,
+) -> None:
+    first = project.client.create(project.request(), sign_headers={"X-Client-Token": "retry-1"})
+    assert first.status_code == 200, first.text
+    assert resend(first).json() == first.json()
 
 
 def test_an_altered_query_or_path_is_refused(project: Project) -> None:

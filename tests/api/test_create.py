@@ -153,7 +153,9 @@ def test_a_malformed_client_token_is_invalid(project: Project, token: str) -> No
 
 def test_50_concurrent_creates_for_one_project_accept_exactly_one(project: Project) -> None:
     with ThreadPoolExecutor(16) as pool:
-        responses = list(pool.map(lambda n: project.client.create(project.request()), range(50)))
+        responses = list(
+            pool.map(lambda n: project.client.create(project.request(name=f"image-{n}")), range(50))
+        )
     statuses = sorted(response.status_code for response in responses)
     assert statuses == [200] + [409] * 49
     assert {error_of(r)[1] for r in responses if r.status_code != 200} == {"AFS.0001"}

@@ -10,7 +10,7 @@ from afs.settings import get_settings
 from afs.tenants import image_store_client
 from flows.delete_fpga_image import delete_fpga_image
 from tests.api.conftest import Project, active_image, failed_image
-from tests.api.sdk import error_of
+from tests.api.sdk import anew, error_of
 
 
 def test_deleting_an_image_removes_its_file_and_then_its_record(project: Project) -> None:
@@ -50,7 +50,7 @@ def test_an_image_in_creation_cannot_be_deleted(project: Project) -> None:
 def test_an_image_being_deleted_cannot_be_deleted_again(project: Project) -> None:
     image_id = failed_image(project)
     assert project.client.delete(image_id).status_code == 204
-    assert error_of(project.client.delete(image_id)) == (409, "AFS.0004")
+    assert error_of(project.client.delete(image_id, **anew())) == (409, "AFS.0004")
 
 
 def test_a_protected_image_cannot_be_deleted(project: Project) -> None:
