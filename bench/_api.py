@@ -19,6 +19,31 @@ from afs.api import signing
 from afs.localstack import free_port, prefect_environment, prefect_server, s3_server, start, stop
 
 
+class Timings(BaseModel):
+    """Latencies (seconds) of calls, how many failed, and the wall time they took together."""
+
+    latencies: list[float] = []
+    failures: int = 0
+    elapsed: float = 0.0
+
+    def __add__(self, other: Timings) -> Timings:
+        return Timings(
+            latencies=self.latencies + other.latencies,
+            failures=self.failures + other.failures,
+            elapsed=self.elapsed + other.elapsed,
+        )
+
+    @property
+    def stats(self) -> Stats:
+        latencies = sorted(self.latencies)
+        return Stats(
+            p50_ms=statistics.median(latencies) * 1000,
+            p99_ms=latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
+            per_second=len(latencies) / self.elapsed,
+            failures=self.failures,
+        )
+
+
 class Stats(BaseModel):
     p50_ms: float
     p99_ms: float
@@ -33,8 +58,8 @@ class Stats(BaseModel):
         )
 
 
-def measure(calls: list[Callable[[], None]], concurrency: int) -> Stats:
-    """Run every call on `concurrency` threads; latency of each, throughput of all."""
+def time_calls(calls: list[Callable[[], None]], concurrency: int) -> Timings:
+    """Run every call on `concurrency` threads; latency of each, wall time of all."""
 
     def timed(call: Callable[[], None]) -> tuple[float, bool]:
         begun = time.perf_counter()
@@ -47,14 +72,32 @@ def measure(calls: list[Callable[[], None]], concurrency: int) -> Stats:
     begun = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:
         results = list(pool.map(timed, calls))
-    elapsed = time.perf_counter() - begun
-    latencies = sorted(latency for latency, _ in results)
-    return Stats(
-        p50_ms=statistics.median(latencies) * 1000,
-        p99_ms=latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
-        per_second=len(calls) / elapsed,
+    return Timings(
+        latencies=[latency for latency, _ in results],
         failures=sum(not ok for _, ok in results),
+        elapsed=time.perf_counter() - begun,
     )
+
+
+def measure(calls: list[Callable[[], None]], concurrency: int) -> Stats:
+    return time_calls(calls, concurrency).stats
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def child_processes() -> dict[int, str]:
+    """This process's children: pid -> command line."""
+    children = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == os.getpid():
+                command = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ")
+                children[int(stat.parent.name)] = command.decode(errors="replace")
+    return children
 
 
 class SignedAuth(requests.auth.AuthBase):
