@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from afs.api import signing
@@ -23,10 +23,8 @@ from afs.errors import ApiErrorCode
 from afs.models import PROJECT_ID_PATTERN
 
 _PROJECT_ID = re.compile(PROJECT_ID_PATTERN)
-# Replaying these changes nothing (afs/api/replay.py): a read, or a request with a signed client
-# token, which returns what the first one made (and lets a client retry at once).
-_READS = {"GET", "HEAD"}
-_IDEMPOTENT_HEADER = "x-client-token"
+_READS = {"GET", "HEAD"}  # replaying a read changes nothing (afs/api/replay.py)
+_CLIENT_TOKEN_HEADER = "x-client-token"  # noqa: S105 - a header name
 
 
 class Caller(BaseModel):
@@ -34,10 +32,22 @@ class Caller(BaseModel):
 
     access_key: str
     project_id: str
+    replayed: bool = Field(
+        False,
+        description="a create seen before, let through only because it carries a signed client "
+        "token: it may return the image that token made, never make one",
+    )
 
 
 def _unauthorized(message: str) -> ApiError:
     return ApiError(ApiErrorCode.BAD_CREDENTIAL, message)
+
+
+def replay_refused() -> ApiError:
+    return _unauthorized(
+        "this signed request was already received; sign each request anew "
+        f"(a new {signing.DATE_HEADER})"
+    )
 
 
 def _check_date(sdk_date: str | None, scope: signing.Scope | None, skew_seconds: int) -> datetime:
@@ -106,6 +116,18 @@ async def authenticate(
     request: Request, services: Annotated[Services, Depends(services)]
 ) -> Caller:
     """The dependency of every project route: verifies the request, then the project."""
+    return await _authenticate(request, services, token_replays=False)
+
+
+async def authenticate_create(
+    request: Request, services: Annotated[Services, Depends(services)]
+) -> Caller:
+    """authenticate for the create route, where a client retrying with its client token may
+    resend the very same request (the route then only returns the token's image)."""
+    return await _authenticate(request, services, token_replays=True)
+
+
+async def _authenticate(request: Request, services: Services, *, token_replays: bool) -> Caller:
     body = await request.body()  # first: an over-long body is 413 whoever sends it
     header = request.headers.get("authorization")
     if not header:
@@ -131,24 +153,24 @@ async def authenticate(
         headers=headers,
         body=body,
     )
-    if request.method not in _READS and _IDEMPOTENT_HEADER not in authorization.signed_headers:
+    replayed = False
+    if request.method not in _READS:
         expires_at = signed_at + timedelta(seconds=skew_seconds)
-        first = await run_in_threadpool(
+        replayed = not await run_in_threadpool(
             services.replays.first_use,
             key.access_key,
             authorization.signature,
             expires_at,
             datetime.now(UTC),
         )
-        if not first:
-            raise _unauthorized(
-                "this signed request was already received; sign each request anew "
-                f"(a new {signing.DATE_HEADER})"
-            )
-    return _authorize(key, request)
+        if replayed and not (
+            token_replays and _CLIENT_TOKEN_HEADER in authorization.signed_headers
+        ):
+            raise replay_refused()
+    return _authorize(key, request, replayed)
 
 
-def _authorize(key: AccessKey, request: Request) -> Caller:
+def _authorize(key: AccessKey, request: Request, replayed: bool) -> Caller:
     project_id = request.path_params.get("project_id", "")
     if not _PROJECT_ID.match(project_id):
         raise ApiError(
@@ -166,7 +188,8 @@ def _authorize(key: AccessKey, request: Request) -> Caller:
             ApiErrorCode.NO_PERMISSION,
             f"access key {key.access_key} may not act on project {project_id}",
         )
-    return Caller(access_key=key.access_key, project_id=project_id)
+    return Caller(access_key=key.access_key, project_id=project_id, replayed=replayed)
 
 
 CallerDep = Annotated[Caller, Depends(authenticate)]
+CreateCallerDep = Annotated[Caller, Depends(authenticate_create)]

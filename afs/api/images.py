@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from afs import storage
-from afs.api.auth import Caller, CallerDep
+from afs.api.auth import Caller, CallerDep, CreateCallerDep, replay_refused
 from afs.api.body import openapi_body, parse_json_body
 from afs.api.problems import ApiError, error_responses
 from afs.api.schemas import (
@@ -78,6 +78,8 @@ def _create(
     catalog = services.catalog
     earlier = None if token is None else catalog.image_of_client_token(caller.project_id, token)
     if earlier is None:
+        if caller.replayed:  # the token's image is gone: a replay must not make another
+            raise replay_refused()
         _check_dcp(services, caller, body)
         earlier = catalog.register(caller.project_id, body.fpga_image, client_token=token)
     return CreateImageResponse(fpga_image=CreatedImage(status=earlier.status, id=earlier.id))
@@ -102,7 +104,7 @@ def _create(
 )
 async def create_fpga_image(
     project_id: ProjectId,
-    caller: CallerDep,
+    caller: CreateCallerDep,
     services: ServicesDep,
     request: Request,
     x_client_token: ClientTokenHeader = None,

@@ -9,7 +9,7 @@ import requests
 
 from afs.api import signing
 from afs.catalog import default_catalog
-from tests.api.conftest import Project, active_image
+from tests.api.conftest import Project, active_image, failed_image
 from tests.api.sdk import SdkClient, error_of
 
 
@@ -130,6 +130,26 @@ def test_a_create_with_a_signed_client_token_may_be_resent_and_returns_the_same_
     first = project.client.create(project.request(), sign_headers={"X-Client-Token": "retry-1"})
     assert first.status_code == 200, first.text
     assert resend(first).json() == first.json()
+
+
+def test_a_resent_client_token_create_whose_image_is_gone_makes_no_other(project: Project) -> None:
+    first = project.client.create(project.request(), sign_headers={"X-Client-Token": "retry-2"})
+    assert first.status_code == 200, first.text
+    image_id = first.json()["fpga_image"]["id"]
+    catalog = default_catalog()
+    catalog.mark_error(image_id, "DCP_CORRUPT: test")
+    catalog.begin_delete(project.id, image_id)
+    catalog.delete(image_id)
+
+    assert error_of(resend(first)) == (401, "Common.0013")
+    assert project.client.list().json()["count"] == 0
+
+
+def test_a_client_token_header_does_not_let_a_delete_be_replayed(project: Project) -> None:
+    image_id = failed_image(project)
+    deleted = project.client.delete(image_id, sign_headers={"X-Client-Token": "not-for-deletes"})
+    assert deleted.status_code == 204
+    assert error_of(resend(deleted)) == (401, "Common.0013")
 
 
 def test_an_altered_query_or_path_is_refused(project: Project) -> None:
