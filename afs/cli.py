@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -47,8 +48,13 @@ def _dispatcher(args: argparse.Namespace) -> int:
     from afs.dispatch import start_dispatcher
     from deployments import CREATE_DEPLOYMENT_PATH, DELETE_DEPLOYMENT_PATH
 
-    dispatcher, _ = start_dispatcher(CREATE_DEPLOYMENT_PATH, DELETE_DEPLOYMENT_PATH, args.interval)
-    dispatcher.join()
+    dispatcher, stop = start_dispatcher(
+        CREATE_DEPLOYMENT_PATH, DELETE_DEPLOYMENT_PATH, args.interval
+    )
+    while dispatcher.is_alive():
+        dispatcher.join(timeout=1)
+        if args.parent_pid is not None and os.getppid() != args.parent_pid:
+            stop.set()  # the parent died without stopping this process (SIGKILL, a crash)
     return 0
 
 
@@ -116,6 +122,9 @@ def _parser() -> argparse.ArgumentParser:
 
     dispatcher = commands.add_parser("dispatcher", help="turn initialing images into flow runs")
     dispatcher.add_argument("--interval", type=float, default=1.0)
+    dispatcher.add_argument(
+        "--parent-pid", type=int, default=None, help="stop when this parent process ends"
+    )
     dispatcher.set_defaults(run=_dispatcher)
 
     pack = commands.add_parser("pack", help="build a tenant DCP tarball with its manifest")

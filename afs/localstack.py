@@ -36,16 +36,19 @@ def wait_until_healthy(url: str, process: subprocess.Popen, timeout: float, log:
     raise RuntimeError(f"{url} not healthy after {timeout:.0f} s; see {log}")
 
 
-def stop(process: subprocess.Popen, grace: float = 10) -> None:
+def stop(process: subprocess.Popen, grace: float = 10, group: bool = True) -> None:
+    """SIGTERM, then SIGKILL after `grace` seconds: to the process group `start` made, or to
+    the process alone when it shares its parent's group (`group=False`)."""
     if process.poll() is not None:
         return
+    kill = os.killpg if group else os.kill
     with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
+        kill(process.pid, signal.SIGTERM)
     try:
         process.wait(grace)
     except subprocess.TimeoutExpired:
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
+            kill(process.pid, signal.SIGKILL)
         process.wait()
 
 

@@ -1,4 +1,4 @@
-"""`afs serve` (the API with its dispatcher) and `afs credentials create`, for afs/cli.py.
+"""`afs serve` (the API, its dispatcher in a child process), `afs credentials create`: afs/cli.py.
 
 afs/cli.py adds them with `register(commands)`; `python -m afs.api.commands ...` runs them alone.
 """
@@ -6,9 +6,10 @@ afs/cli.py adds them with `register(commands)`; `python -m afs.api.commands ...`
 from __future__ import annotations
 
 import argparse
-import gc
 import json
+import os
 import re
+import subprocess
 import sys
 from collections.abc import Sequence
 
@@ -18,26 +19,25 @@ from afs.models import PROJECT_ID_PATTERN
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from afs.api.app import create_app
-    from afs.dispatch import start_dispatcher
-    from deployments import CREATE_DEPLOYMENT_PATH, DELETE_DEPLOYMENT_PATH
+    from afs.localstack import stop
 
-    app = create_app()
-    # The API never waits for Prefect: this thread turns the rows it writes into flow runs.
-    dispatcher, stop = start_dispatcher(
-        CREATE_DEPLOYMENT_PATH, DELETE_DEPLOYMENT_PATH, args.dispatch_interval
-    )
-    # What start-up loaded (Prefect, FastAPI, pydantic schemas) lives as long as the process:
-    # kept out of the collector's scans, it cannot make a full collection pause a request.
-    gc.freeze()
-    config = uvicorn.Config(
-        app, host=args.host, port=args.port, access_log=False, log_level="info", workers=1
-    )
+    # The API never waits for Prefect: the dispatcher turns the rows it writes into flow runs.
+    # It runs in a process of its own so that its Prefect calls never hold a serving process's
+    # interpreter lock, and it ends when this process does, however this process ends.
+    command = [sys.executable, "-m", "afs.cli", "dispatcher", "--parent-pid", str(os.getpid())]
+    dispatcher = subprocess.Popen([*command, "--interval", str(args.dispatch_interval)])
     try:
-        uvicorn.Server(config).run()
+        uvicorn.run(
+            "afs.api.app:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            access_log=False,
+            log_level="info",
+        )
     finally:
-        stop.set()
-        dispatcher.join(timeout=30)
+        stop(dispatcher, grace=30, group=False)
     return 0
 
 
@@ -60,6 +60,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     serve.add_argument("--port", type=int, required=True)
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--dispatch-interval", type=float, default=1.0, help="seconds")
+    serve.add_argument(
+        "--workers", type=int, default=1, help="serving processes (the catalog is shared)"
+    )
     serve.set_defaults(run=_serve)
 
     credentials = commands.add_parser("credentials", help="API access keys")
