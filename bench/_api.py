@@ -89,15 +89,21 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def child_processes() -> dict[int, str]:
-    """This process's children: pid -> command line."""
-    children = {}
+def descendant_processes() -> dict[int, str]:
+    """This process's children, their children and so on: pid -> command line."""
+    parents: dict[int, int] = {}
+    commands: dict[int, str] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         with contextlib.suppress(OSError):
-            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == os.getpid():
-                command = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ")
-                children[int(stat.parent.name)] = command.decode(errors="replace")
-    return children
+            pid = int(stat.parent.name)
+            parents[pid] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            command = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ")
+            commands[pid] = command.decode(errors="replace")
+    found, frontier = {}, {os.getpid()}
+    while frontier:
+        frontier = {pid for pid, parent in parents.items() if parent in frontier}
+        found.update({pid: commands[pid] for pid in frontier})
+    return found
 
 
 class SignedAuth(requests.auth.AuthBase):

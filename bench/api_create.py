@@ -1,7 +1,9 @@
 """Create latency through the API vs Prefect's own create_flow_run_from_deployment, same run.
 
 The API writes a catalog row and answers; the dispatcher beside it makes the flow run. Targets:
-p99 < 100 ms at 32 concurrent clients, and at most 1/5 of Prefect's own p99.
+p99 < 100 ms at 32 concurrent clients, and at most 1/5 of Prefect's own p99. Each level also
+prints the CPU one create costs in every process of the stack (this benchmark's client, the API,
+the S3 server, ...) and so how long a burst of that many creates needs on all cores at the least.
 
     .venv/bin/python -m bench.api_create [--requests-per-client N]
 """
@@ -23,8 +25,8 @@ from afs.tenants import TenantStorage, save_tenant, tenant_client
 from bench._api import (
     Stats,
     Timings,
-    child_processes,
     cpu_seconds,
+    descendant_processes,
     embedded_api,
     measure,
     signed_session,
@@ -82,14 +84,14 @@ def api_round(clients: list[Client], concurrency: int, per_client: int) -> Timin
     return timings
 
 
-# Where the CPU of a create goes: the benchmark's own process, and its children by command line.
-_PROCESSES = {"afs.api.commands serve": "API (afs serve)", "moto.server": "S3 (moto)",
-              "prefect server": "Prefect server"}  # fmt: skip
+# Where the CPU of a create goes: the benchmark's own process, and the processes it started.
+_PROCESSES = {"afs.api.commands serve": "API (afs serve)", "afs.cli dispatcher": "dispatcher",
+              "moto.server": "S3 (moto)", "prefect server": "Prefect server"}  # fmt: skip
 
 
 def cpu_by_process() -> dict[str, float]:
     seconds = {"benchmark client": cpu_seconds(os.getpid())}
-    for pid, command in child_processes().items():
+    for pid, command in descendant_processes().items():
         for needle, label in _PROCESSES.items():
             if needle in command:
                 seconds[label] = cpu_seconds(pid)
