@@ -161,13 +161,6 @@ Description = Annotated[
 ]
 
 
-def log_prefix(dcp_location: str, log_directory: str | None) -> str:
-    """The log tarball's directory: the one asked for, else the DCP object's own directory."""
-    if log_directory is not None:
-        return log_directory
-    return dcp_location.partition(":")[2].rpartition("/")[0]
-
-
 def log_tarball_key(directory: str, image_id: str) -> str:
     """Object key of `{image_id}_log.tar` in `directory` of the DCP's bucket ('' is the root)."""
     return f"{directory}/{image_id}_log.tar" if directory else f"{image_id}_log.tar"
@@ -194,7 +187,10 @@ class FpgaImageRequest(BaseModel):
     @property
     def log_prefix(self) -> str:
         """Object key of the log tarball's directory prefix, without the file name."""
-        return log_prefix(self.dcp_location, self.log_directory)
+        directory = self.log_directory
+        if directory is None:
+            directory = self.dcp_key.rpartition("/")[0]
+        return directory
 
     def log_tarball_key(self, image_id: str) -> str:
         return log_tarball_key(self.log_prefix, image_id)

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from afs.models import IMAGE_ID_PATTERN, ImageRecord, _absent_if_empty, log_prefix
+from afs.models import IMAGE_ID_PATTERN, ImageRecord, _absent_if_empty
 from afs.status import ImageStatus
 
 ECS_IMAGE_ID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
@@ -44,7 +44,7 @@ class ImageItem(BaseModel):
     @staticmethod
     def fields_of(record: ImageRecord) -> dict[str, Any]:
         """The item's fields: a page of them is validated in one call (see ImageList.of)."""
-        bucket = record.dcp_location.partition(":")[0]
+        request = record.request
         return {
             "id": record.id,
             "name": record.name,
@@ -55,7 +55,7 @@ class ImageItem(BaseModel):
             "protected": record.protected,
             "message": record.message,
             "metadata": record.metadata,
-            "log_directory": f"{bucket}:{log_prefix(record.dcp_location, record.log_directory)}",
+            "log_directory": f"{request.dcp_bucket}:{request.log_prefix}",
         }
 
 
