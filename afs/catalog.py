@@ -446,21 +446,19 @@ class Catalog:
 
     def awaiting_dispatch(self, limit: int = 100) -> list[ImageRecord]:
         """The outbox: initialing images that have no flow run yet, oldest first."""
-        query = (
-            select(fpga_images)
-            .where(_status == ImageStatus.INITIALING.value, fpga_images.c.flow_run_id.is_(None))
-            .order_by(fpga_images.c.created_at, fpga_images.c.id)
-            .limit(limit)
-        )
-        with self._read() as connection:
-            return [_record(row) for row in connection.execute(query)]
+        return self._without_run(ImageStatus.INITIALING, fpga_images.c.created_at, limit)
 
     def awaiting_delete(self, limit: int = 100) -> list[ImageRecord]:
         """The delete outbox: deleting images that no delete run works on, oldest first."""
+        return self._without_run(ImageStatus.DELETING, fpga_images.c.updated_at, limit)
+
+    def _without_run(
+        self, status: ImageStatus, oldest_first: ColumnElement[Any], limit: int
+    ) -> list[ImageRecord]:
         query = (
             select(fpga_images)
-            .where(_status == ImageStatus.DELETING.value, fpga_images.c.flow_run_id.is_(None))
-            .order_by(fpga_images.c.updated_at, fpga_images.c.id)
+            .where(_status == status.value, fpga_images.c.flow_run_id.is_(None))
+            .order_by(oldest_first, fpga_images.c.id)
             .limit(limit)
         )
         with self._read() as connection:

@@ -6,6 +6,7 @@ import contextlib
 import os
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -137,23 +138,29 @@ def signed_session(access_key: str, secret_key: str) -> requests.Session:
 
 
 @contextlib.contextmanager
-def embedded_api(home: Path) -> Iterator[str]:
-    """moto S3, a Prefect server and `afs serve` (API + dispatcher) under `home`; yields the URL."""
-    logs = home / "logs"
-    os.environ["AFS_HOME"] = str(home)
+def embedded_api() -> Iterator[str]:
+    """moto S3, a Prefect server and `afs serve` (API + dispatcher) under a temporary home, which
+    this process's settings and catalog then point at; yields the API's URL."""
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    with s3_server(logs) as endpoint, prefect_server(home / "prefect") as prefect_url:
-        os.environ["AFS_OBS_ENDPOINT"] = endpoint
-        os.environ.update(prefect_environment(home / "prefect", prefect_url))
-        stack = contextlib.ExitStack()
-        stack.enter_context(temporary_settings(updates={PREFECT_API_URL: prefect_url}))
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        command = [sys.executable, "-m", "afs.api.commands", "serve", "--port", str(port)]
-        process = start(command, f"{url}/health", logs / "api.log", dict(os.environ), timeout=90)
-        try:
-            with stack:
-                yield url
-        finally:
-            stop(process)
+    from afs.catalog import default_catalog
+    from afs.settings import get_settings
+
+    with tempfile.TemporaryDirectory(prefix="afs-bench-") as directory:
+        home = Path(directory)
+        logs = home / "logs"
+        os.environ["AFS_HOME"] = str(home)
+        with s3_server(logs) as endpoint, prefect_server(home / "prefect") as prefect_url:
+            os.environ["AFS_OBS_ENDPOINT"] = endpoint
+            os.environ.update(prefect_environment(home / "prefect", prefect_url))
+            get_settings.cache_clear()
+            default_catalog.cache_clear()
+            port = free_port()
+            url = f"http://127.0.0.1:{port}"
+            command = [sys.executable, "-m", "afs.api.commands", "serve", "--port", str(port)]
+            api = start(command, f"{url}/health", logs / "api.log", dict(os.environ), timeout=90)
+            try:
+                with temporary_settings(updates={PREFECT_API_URL: prefect_url}):
+                    yield url
+            finally:
+                stop(api)

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import tempfile
 import uuid
-from pathlib import Path
 
 from afs import storage
 from afs.catalog import default_catalog
@@ -117,12 +115,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests-per-client", type=int, default=6)
     args = parser.parse_args()
-    with (
-        tempfile.TemporaryDirectory(prefix="afs-bench-") as home,
-        embedded_api(Path(home)) as api_url,
-    ):
-        get_settings.cache_clear()
-        default_catalog.cache_clear()
+    with embedded_api() as api_url:
         from prefect import flow
 
         @flow(name="bench-noop")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from itertools import groupby
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from afs.api.auth import CallerDep
+from afs.api.auth import Caller, CallerDep
 from afs.api.body import openapi_body, parse_json_body
 from afs.api.images import ImageId, ProjectId, page_window
 from afs.api.problems import error_responses
@@ -27,10 +28,17 @@ ServicesDep = Annotated[Services, Depends(services)]
 _PATH = "/v1/{project_id}/cloudservers/fpga_image/{fpga_image_id}/association"
 
 
-async def _body(request: Request) -> AssociationBody:
-    return parse_json_body(
-        AssociationBody, request.headers.get("content-type"), await request.body()
-    )
+async def _change(
+    operation: Callable[[str, str, str], object],
+    caller: Caller,
+    fpga_image_id: str,
+    request: Request,
+) -> Response:
+    """Apply catalog.associate or catalog.disassociate to the body's pair: 204 when done."""
+    content_type = request.headers.get("content-type")
+    body = parse_json_body(AssociationBody, content_type, await request.body())
+    await run_in_threadpool(operation, caller.project_id, fpga_image_id, body.image.id)
+    return Response(status_code=204)
 
 
 @router.post(
@@ -50,11 +58,7 @@ async def associate(
     services: ServicesDep,
     request: Request,
 ) -> Response:
-    body = await _body(request)
-    await run_in_threadpool(
-        services.catalog.associate, caller.project_id, fpga_image_id, body.image.id
-    )
-    return Response(status_code=204)
+    return await _change(services.catalog.associate, caller, fpga_image_id, request)
 
 
 @router.delete(
@@ -72,11 +76,7 @@ async def disassociate(
     services: ServicesDep,
     request: Request,
 ) -> Response:
-    body = await _body(request)
-    await run_in_threadpool(
-        services.catalog.disassociate, caller.project_id, fpga_image_id, body.image.id
-    )
-    return Response(status_code=204)
+    return await _change(services.catalog.disassociate, caller, fpga_image_id, request)
 
 
 @router.get(
