@@ -9,6 +9,7 @@ import zipfile
 import zlib
 from pathlib import Path
 from xml.etree import ElementTree
+from xml.parsers import expat
 
 from pydantic import BaseModel
 
@@ -46,11 +47,33 @@ def _named_child(checkpoint: ElementTree.Element, tag: str) -> str | None:
     return None
 
 
+def _flag(value: str | None) -> bool | None:
+    """Vivado writes its flags as "0"/"1"; "true"/"false" are read too, anything else is unknown."""
+    if value is None:
+        return None
+    return {"1": True, "true": True, "0": False, "false": False}.get(value.strip().lower())
+
+
+def _refuse_dtd(data: bytes) -> None:
+    """Vivado never writes a DTD; refusing one means no entity of a tenant's file is expanded.
+
+    The XML parser itself looks, so a DTD hidden by another encoding (UTF-16, say) is seen too.
+    """
+
+    def refuse(*_: object) -> None:
+        raise DcpError(f"{DCP_XML} declares a DTD, which no checkpoint has")
+
+    scanner = expat.ParserCreate()
+    scanner.StartDoctypeDeclHandler = refuse
+    try:
+        scanner.Parse(data, True)
+    except expat.ExpatError as exc:
+        raise DcpError(f"{DCP_XML} is not well-formed XML ({exc})") from exc
+
+
 def parse_dcp_xml(data: bytes) -> DcpInfo:
     """The checkpoint described by `dcp.xml` (its Checkpoint element may be the root or below)."""
-    # Vivado never writes a DTD; refusing one means no entity of a tenant's file is ever expanded.
-    if b"<!doctype" in data.lower():
-        raise DcpError(f"{DCP_XML} declares a DTD, which no checkpoint has")
+    _refuse_dtd(data)
     try:
         root = ElementTree.fromstring(data)  # noqa: S314 - DTDs are refused above
     except ElementTree.ParseError as exc:
@@ -61,13 +84,12 @@ def parse_dcp_xml(data: bytes) -> DcpInfo:
     part = _named_child(checkpoint, "Part")
     if not part:
         raise DcpError(f"{DCP_XML} names no Part")
-    out_of_context = _named_child(checkpoint, "OutOfContext")
     return DcpInfo(
         checkpoint_version=checkpoint.get("Version", ""),
         product=_named_child(checkpoint, "PRODUCT") or "",
         part=part,
         top=_named_child(checkpoint, "Top") or "",
-        out_of_context=None if out_of_context is None else out_of_context.lower() == "true",
+        out_of_context=_flag(_named_child(checkpoint, "OutOfContext")),
         files=[
             DcpFile(type=element.get("Type", ""), name=element.get("Name", ""))
             for element in checkpoint
@@ -80,10 +102,13 @@ def read_dcp(path: Path) -> DcpInfo:
     """Open `path` as a DCP and describe it, or raise DcpError naming what is wrong."""
     try:
         with zipfile.ZipFile(path) as archive:
-            try:
-                entry = archive.getinfo(DCP_XML)
-            except KeyError:
-                raise DcpError(f"{path.name} has no {DCP_XML} at its root") from None
+            entries = [entry for entry in archive.infolist() if entry.filename == DCP_XML]
+            if not entries:
+                raise DcpError(f"{path.name} has no {DCP_XML} at its root")
+            # Readers disagree on which of two same-named members counts: refuse the ambiguity.
+            if len(entries) > 1:
+                raise DcpError(f"{path.name} has {len(entries)} {DCP_XML} members")
+            entry = entries[0]
             if entry.file_size > MAX_DCP_XML_BYTES:
                 raise DcpError(f"{DCP_XML} in {path.name} is {entry.file_size} bytes, too large")
             data = archive.read(entry)

@@ -23,7 +23,10 @@ EMULATOR_FAULTS_ENV = "AFS_EMULATOR_FAULTS"
 USER_TOP = "ul_pr_top"
 
 
-def sample_dcp_xml(*, part: str, top: str, product: str, version: str = "5") -> str:
+def sample_dcp_xml(
+    *, part: str, top: str, product: str, out_of_context: bool, version: str = "5"
+) -> str:
+    """`dcp.xml` in the shape Vivado writes it: a Checkpoint root, flags as "0"/"1"."""
     files = [
         ("EDIF", f"{top}.edf"),
         ("XDEF", f"{top}.xdef"),
@@ -32,19 +35,19 @@ def sample_dcp_xml(*, part: str, top: str, product: str, version: str = "5") -> 
         ("XDC", f"{top}.xdc"),
     ]
     file_lines = "".join(
-        f"    <File Type={quoteattr(kind)} Name={quoteattr(name)}/>\n" for kind, name in files
+        f'\t<File Type={quoteattr(kind)} Name={quoteattr(name)} ModTime="1500000000"/>\n'
+        for kind, name in files
     )
     return (
-        '<?xml version="1.0" encoding="UTF-8" standalone="yes" ?>\n'
-        f'<Root MajorVersion="0" MinorVersion="36">\n'
-        f'  <Checkpoint Version="{version}" Minor="0">\n'
-        f"    <PRODUCT Name={quoteattr(product)}/>\n"
-        f"    <Part Name={quoteattr(part)}/>\n"
-        f"    <Top Name={quoteattr(top)}/>\n"
-        '    <OutOfContext Name="false"/>\n'
+        '<?xml version="1.0"?>\n'
+        f'<Checkpoint Version="{version}" Minor="0">\n'
+        f"\t<PRODUCT Name={quoteattr(product)}/>\n"
+        f"\t<Part Name={quoteattr(part)}/>\n"
+        f"\t<Top Name={quoteattr(top)}/>\n"
+        f'\t<DisableAutoIOBuffers Name="{int(out_of_context)}"/>\n'
+        f'\t<OutOfContext Name="{int(out_of_context)}"/>\n'
         f"{file_lines}"
-        "  </Checkpoint>\n"
-        "</Root>\n"
+        "</Checkpoint>\n"
     )
 
 
@@ -59,7 +62,10 @@ def write_sample_dcp(
 ) -> Path:
     """Write a sample user DCP to `path`; `payload_bytes` of netlist data make it opaque."""
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(DCP_XML, sample_dcp_xml(part=part, top=top, product=product))
+        # A reconfigurable module is synthesized out of context; the static shell is not.
+        archive.writestr(
+            DCP_XML, sample_dcp_xml(part=part, top=top, product=product, out_of_context=True)
+        )
         archive.writestr(f"{top}.edf", f"(edif {top} (edifVersion 2 0 0))\n")
         archive.writestr(f"{top}.xdef", os.urandom(payload_bytes))
         archive.writestr(f"{top}.phys", os.urandom(payload_bytes // 4))
@@ -95,7 +101,10 @@ def write_sample_shell_dcp(
     what the Vivado emulator's pr_verify and read_checkpoint -cell check.
     """
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(DCP_XML, sample_dcp_xml(part=part, top=SHELL_TOP, product=product))
+        archive.writestr(
+            DCP_XML,
+            sample_dcp_xml(part=part, top=SHELL_TOP, product=product, out_of_context=False),
+        )
         archive.writestr(f"{SHELL_TOP}.edf", f"(edif {SHELL_TOP} (edifVersion 2 0 0))\n")
         archive.writestr(f"{SHELL_TOP}.xdef", shell_id.encode() * 1024)
         archive.writestr(f"{SHELL_TOP}.phys", b"")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from afs.dcp import MAX_DCP_XML_BYTES, DcpError, parse_dcp_xml, read_dcp
-from afs.samples import write_sample_dcp
+from afs.samples import write_sample_dcp, write_sample_shell_dcp
 
 
 def dcp_with(tmp_path: Path, members: dict[str, bytes | str]) -> Path:
@@ -26,8 +26,89 @@ def test_a_sample_dcp_describes_itself(tmp_path: Path) -> None:
     assert info.product == "Vivado v2020.2 (64-bit)"
     assert info.top == "ul_pr_top"
     assert info.checkpoint_version == "5"
-    assert info.out_of_context is False
+    assert info.out_of_context is True  # a reconfigurable module is synthesized out of context
     assert ("EDIF", "ul_pr_top.edf") in [(f.type, f.name) for f in info.files]
+
+
+def test_a_sample_shell_checkpoint_is_not_out_of_context(tmp_path: Path) -> None:
+    assert (
+        read_dcp(write_sample_shell_dcp(tmp_path / "s.dcp", "0x12345678")).out_of_context is False
+    )
+
+
+# dcp.xml as Vivado releases write it (shapes seen in real checkpoints; names and values are ours):
+# a Checkpoint root, flags "0"/"1", elements added over the years that a reader must pass over.
+VIVADO_2016 = """<?xml version="1.0"?>
+<Checkpoint Version="5" Minor="0">
+\t<BUILD_NUMBER Name="1500000"/>
+\t<FULL_BUILD Name="SW Build 1500000 on Thu Jun  2 16:32:40 MDT 2016"/>
+\t<PRODUCT Name="Vivado v2016.2 (64-bit)"/>
+\t<Part Name="xc7a35tcsg324-1"/>
+\t<Top Name="counter"/>
+\t<DisableAutoIOBuffers Name="0"/>
+\t<OutOfContext Name="0"/>
+\t<File Type="EDIF" Name="counter.edf" ModTime="1500000000"/>
+\t<File Type="XDEF" Name="counter.xdef" ModTime="1500000001"/>
+</Checkpoint>
+"""
+VIVADO_2022_MODULE = """<?xml version="1.0"?>
+<Checkpoint Version="19" Minor="0">
+\t<BUILD_NUMBER Name="3600000"/>
+\t<PRODUCT Name="Vivado v2022.1.2 (64-bit)"/>
+\t<Part Name="xcvu9p-flgb2104-2-i"/>
+\t<BoardPart Name=""/>
+\t<Top Name="ul_pr_top"/>
+\t<DisableAutoIOBuffers Name="1"/>
+\t<OutOfContext Name="1"/>
+\t<HDPlatform Name="0"/>
+\t<HDBlackboxInfo Name="u_child HD.RECONFIGURABLE"/>
+\t<File Type="PHYSDB_PLACEMENT" Name="ul_pr_top_place.phys" ModTime="1650000000"/>
+\t<File Type="EDIF" Name="ul_pr_top.edf" ModTime="1650000000"/>
+</Checkpoint>
+"""
+
+
+@pytest.mark.parametrize(
+    ("xml", "product", "part", "top", "version", "out_of_context", "files"),
+    [
+        (VIVADO_2016, "Vivado v2016.2 (64-bit)", "xc7a35tcsg324-1", "counter", "5", False, 2),
+        (VIVADO_2022_MODULE, "Vivado v2022.1.2 (64-bit)", "xcvu9p-flgb2104-2-i", "ul_pr_top",
+         "19", True, 2),
+        # UTF-8 with a byte-order mark and Windows line ends (a checkpoint repacked on Windows).
+        (b"\xef\xbb\xbf" + VIVADO_2016.replace("\n", "\r\n").encode(), "Vivado v2016.2 (64-bit)",
+         "xc7a35tcsg324-1", "counter", "5", False, 2),
+    ],
+    ids=["vivado-2016", "vivado-2022-module", "bom-crlf"],
+)  # fmt: skip
+def test_checkpoints_of_every_release_shape_are_read(
+    tmp_path: Path,
+    xml: str | bytes,
+    product: str,
+    part: str,
+    top: str,
+    version: str,
+    out_of_context: bool,
+    files: int,
+) -> None:
+    info = read_dcp(dcp_with(tmp_path, {"dcp.xml": xml, "x.edf": "(edif)"}))
+    assert (info.product, info.part, info.top) == (product, part, top)
+    assert (info.checkpoint_version, info.out_of_context, len(info.files)) == (
+        version,
+        out_of_context,
+        files,
+    )
+
+
+@pytest.mark.parametrize(
+    ("flag", "read_as"),
+    [("1", True), ("0", False), ("true", True), ("False", False), ("maybe", None), (None, None)],
+)
+def test_the_out_of_context_flag_is_read_as_vivado_writes_it(
+    flag: str | None, read_as: bool
+) -> None:
+    element = "" if flag is None else f'<OutOfContext Name="{flag}"/>'
+    xml = f'<Checkpoint Version="5"><Part Name="xcvu9p-flgb2104-2-i"/>{element}</Checkpoint>'
+    assert parse_dcp_xml(xml.encode()).out_of_context is read_as
 
 
 @pytest.mark.parametrize(
@@ -85,6 +166,27 @@ def test_a_dcp_xml_with_a_dtd_is_refused_so_no_entity_is_expanded(tmp_path: Path
     )
     with pytest.raises(DcpError, match="declares a DTD"):
         read_dcp(dcp_with(tmp_path, {"dcp.xml": bomb}))
+
+
+def test_a_dtd_in_another_encoding_is_refused_too() -> None:
+    bomb = (
+        '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE r [<!ENTITY p "xcvu9p-flgb2104-2-i">]>'
+        '<Checkpoint Version="1"><Part Name="&p;"/></Checkpoint>'
+    ).encode("utf-16")
+    with pytest.raises(DcpError, match="declares a DTD"):
+        parse_dcp_xml(bomb)
+
+
+def test_a_dcp_with_two_dcp_xml_members_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "design.dcp"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("dcp.xml", '<Checkpoint><Part Name="xcvu13p-fhga2104-2-e"/></Checkpoint>')
+        with pytest.warns(UserWarning, match="Duplicate name"):
+            archive.writestr(
+                "dcp.xml", '<Checkpoint><Part Name="xcvu9p-flgb2104-2-i"/></Checkpoint>'
+            )
+    with pytest.raises(DcpError, match=r"has 2 dcp\.xml members"):
+        read_dcp(path)
 
 
 def test_a_damaged_compressed_dcp_xml_is_refused_with_a_reason(tmp_path: Path) -> None:

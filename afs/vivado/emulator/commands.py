@@ -745,7 +745,10 @@ class Session:
                 for cell, pblock in sorted(design.checkpoint.reconfigurable.items())
             )
         with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            archive.writestr(DCP_XML, sample_dcp_xml(part=design.part, top=top, product=IDENTITY))
+            xml = sample_dcp_xml(
+                part=design.part, top=top, product=IDENTITY, out_of_context="-cell" in args.values
+            )
+            archive.writestr(DCP_XML, xml)
             archive.writestr(f"{top}.xdc", constraints)
         self.console.info("Common 17-1381", f"The checkpoint '{path}' has been generated.")
         return ""
