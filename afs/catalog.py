@@ -52,6 +52,8 @@ from afs.settings import Settings, get_settings
 from afs.status import FINISHED, IN_CREATION, ImageStatus, can_transition, sources_of
 
 _SQLITE_BUSY_TIMEOUT_MS = 30_000
+# From this offset on a list counts first, so that it can read a deep page from the oldest end.
+_COUNT_FIRST_FROM_OFFSET = 1000
 # Only one image of a project may hold one of these statuses at a time (DESIGN.md, quota).
 _QUOTA_STATUSES = sorted(status.value for status in IN_CREATION)
 _UNFINISHED = sorted(status.value for status in IN_CREATION | {ImageStatus.DELETING})
@@ -428,20 +430,29 @@ class Catalog:
         condition = fpga_images.c.project_id == project_id
         if image_id is not None:
             condition &= fpga_images.c.id == image_id
-        page = (
-            select(fpga_images)
-            .where(condition)
-            .order_by(fpga_images.c.created_at.desc(), fpga_images.c.id.desc())
-            .offset(offset)
-            .limit(limit)
-        )
-        with self._read() as connection:
-            rows = connection.execute(page).all()
-            if (rows or offset == 0) and (limit is None or len(rows) < limit):
-                total = offset + len(rows)  # the page reached the end: nothing to count
-            else:
-                count = select(func.count()).select_from(fpga_images).where(condition)
+        newest_first = (fpga_images.c.created_at.desc(), fpga_images.c.id.desc())
+        oldest_first = (fpga_images.c.created_at.asc(), fpga_images.c.id.asc())
+        count = select(func.count()).select_from(fpga_images).where(condition)
+        with self._read() as connection:  # one read transaction: the count fits the page
+            if offset < _COUNT_FIRST_FROM_OFFSET or limit is None:
+                page = select(fpga_images).where(condition).order_by(*newest_first)
+                rows = connection.execute(page.offset(offset).limit(limit)).all()
+                if (rows or offset == 0) and (limit is None or len(rows) < limit):
+                    return offset + len(rows), [_record(row) for row in rows]
                 total = connection.scalar(count) or 0
+            else:
+                # SQLite and PostgreSQL walk past every skipped row, so a page beyond the middle
+                # is read from the oldest end, where fewer rows lie before it.
+                total = connection.scalar(count) or 0
+                from_oldest = total - offset - limit
+                page = select(fpga_images).where(condition)
+                if from_oldest >= offset or offset >= total:
+                    page = page.order_by(*newest_first).offset(offset).limit(limit)
+                    rows = connection.execute(page).all()
+                else:
+                    page = page.order_by(*oldest_first).offset(max(from_oldest, 0))
+                    rows = connection.execute(page.limit(limit + min(from_oldest, 0))).all()
+                    rows.reverse()
         return total, [_record(row) for row in rows]
 
     def awaiting_dispatch(self, limit: int = 100) -> list[ImageRecord]:

@@ -471,6 +471,20 @@ def test_the_count_is_all_matching_images_whichever_page_is_read(catalog: Catalo
         assert len(page) == max(0, min(5 - offset, limit or 5))
 
 
+@pytest.mark.parametrize("count_first_from_offset", [0, 1000])
+def test_every_page_is_the_same_slice_whichever_end_it_is_read_from(
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch, count_first_from_offset: int
+) -> None:
+    # From the threshold on, pages past the middle are read from the oldest end and reversed.
+    monkeypatch.setattr("afs.catalog._COUNT_FIRST_FROM_OFFSET", count_first_from_offset)
+    newest_first = [finished(catalog, name=f"img-{index}").id for index in range(7)][::-1]
+    for offset in range(9):
+        for limit in [1, 2, 3, 6, 7, 8, None]:
+            total, page = catalog.list_images(PROJECT, offset=offset, limit=limit)
+            expected = newest_first[offset : None if limit is None else offset + limit]
+            assert (total, [image.id for image in page]) == (7, expected), (offset, limit)
+
+
 def test_list_is_isolated_per_project_and_filters_by_id(catalog: Catalog) -> None:
     mine = finished(catalog, PROJECT)
     theirs = finished(catalog, OTHER_PROJECT)
