@@ -115,7 +115,7 @@ def test_a_successful_build(tmp_path: Path) -> None:
     ("fault", "cause", "text"),
     [
         ("timing_violation", FailureCause.TIMING_VIOLATION, "worst setup slack -0.123 ns"),
-        ("pr_verify_incompatible", FailureCause.PR_VERIFY_FAILED, "[Vivado 12-3254]"),
+        ("pr_verify_incompatible", FailureCause.PR_VERIFY_FAILED, "are not compatible"),
         ("drc_error", FailureCause.BITSTREAM_GENERATE_ERROR, "[DRC UTLZ-1]"),
         ("tcl_error", FailureCause.BITSTREAM_GENERATE_ERROR, "'report_utilization' failed"),
         ("crash", FailureCause.BITSTREAM_GENERATE_ERROR, "killed by signal SIGSEGV"),

@@ -30,6 +30,7 @@ from afs.vivado.emulator.bitstream import emulated_bitstream, write_bitstream_fi
 from afs.vivado.emulator.checkpoints import Checkpoint, CheckpointError, load_checkpoint
 from afs.vivado.emulator.console import Console
 from afs.vivado.emulator.faults import FAULT_ID, Fault, FaultError
+from afs.vivado.logparse import PR_VERIFY_COMPATIBLE_ID, PR_VERIFY_INCOMPATIBLE_ID
 
 Result = str | tuple[str, ...]
 
@@ -396,12 +397,12 @@ class Session:
         self.timing_paths.clear()
         return ""
 
+    # Not framed by `Command:` ... `failed`: pr_verify fails as Tcl-level commands do (17-39).
     @_command(
         Spec(
             flags=frozenset({"-full_check"}),
             values=frozenset({"-file", "-initial", "-additional"}),
             optional=("file1", "file2"),
-            big=True,
         )
     )
     def pr_verify(self, args: Args) -> Result:
@@ -416,35 +417,33 @@ class Session:
         if len(paths) < 2:
             raise CommandError("Vivado 12-3251", "pr_verify needs at least two checkpoints")
         static, *modules = (self._load(path) for path in paths)
-        self.console.info(
-            "Vivado 12-3252",
-            f"PR_VERIFY: comparing {len(modules)} configuration(s) against '{static.path}'"
-            + (" (full check)" if "-full_check" in args.flags else ""),
-        )
-        problems = []
-        if not static.is_static:
-            problems.append(f"'{static.path}' has no reconfigurable partition")
+        problems: dict[str, list[str]] = {}
         for module in modules:
+            found = problems.setdefault(module.path, [])
+            if not static.is_static:
+                found.append(f"'{static.path}' has no reconfigurable partition")
             if module.info.part != static.info.part:
-                problems.append(
-                    f"'{module.path}' is for part {module.info.part}, "
-                    f"'{static.path}' for {static.info.part}"
-                )
+                found.append(f"part {module.info.part} is not the static's {static.info.part}")
             if module.is_static or module.info.top == static.info.top:
-                problems.append(f"'{module.path}' is a static design, not a reconfigurable module")
-        if self._fault_is("pr_verify_incompatible"):
-            problems.append("static routing differs at tile INT_X52Y300 (emulated fault)")
-        result = "INCOMPATIBLE" if problems else "COMPATIBLE"
+                found.append("it is a static design, not a reconfigurable module")
+            if self._fault_is("pr_verify_incompatible"):
+                found.append("static routing differs at tile INT_X52Y300 (emulated fault)")
         if "-file" in args.values:
             lines = [f"pr_verify ({IDENTITY})", f"Initial: {static.path}"]
-            lines += [f"Additional: {module.path}" for module in modules]
-            lines += [f"Problem: {problem}" for problem in problems] + [f"Result: {result}"]
+            for path, found in problems.items():
+                lines += [f"Additional: {path}", *(f"Problem: {problem}" for problem in found)]
+                lines.append(f"Result: {'INCOMPATIBLE' if found else 'COMPATIBLE'}")
             Path(args.values["-file"]).write_text("\n".join(lines) + "\n", encoding="utf-8")
-        if problems:
-            raise CommandError(
-                "Vivado 12-3254", "PR_VERIFY: checkpoints are incompatible: " + "; ".join(problems)
-            )
-        self.console.info("Vivado 12-3253", "PR_VERIFY: check points are compatible")
+        for path, found in problems.items():
+            pair = f"PR_VERIFY: check points {static.path} and {path}"
+            if found:
+                self.console.error(
+                    PR_VERIFY_INCOMPATIBLE_ID, f"{pair} are not compatible: {'; '.join(found)}"
+                )
+            else:
+                self.console.info(PR_VERIFY_COMPATIBLE_ID, f"{pair} are compatible")
+        if any(problems.values()):
+            raise CommandError("Common 17-39", "'pr_verify' failed due to earlier errors.")
         return ""
 
     @_command(
