@@ -87,7 +87,7 @@ def create_app(settings: Settings | None = None, catalog: Catalog | None = None)
         settings=settings,
         catalog=catalog,
         credentials=CredentialStore.from_settings(settings, catalog),
-        replays=ReplayGuard(catalog.engine),
+        replays=ReplayGuard(catalog),
     )
     app.add_middleware(BodyLimit, max_bytes=settings.api_max_body_bytes)
     install_error_handlers(app)

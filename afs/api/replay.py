@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Engine, MetaData, String, Table, delete, insert
+from sqlalchemy import Column, MetaData, String, Table, delete, insert
 from sqlalchemy.exc import IntegrityError
 
-from afs.catalog import UtcDateTime
+from afs.catalog import Catalog, UtcDateTime
 
 metadata = MetaData()
 used_signatures = Table(
@@ -27,16 +27,16 @@ used_signatures = Table(
 
 
 class ReplayGuard:
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-        metadata.create_all(engine)
+    def __init__(self, catalog: Catalog) -> None:
+        self._catalog = catalog
+        metadata.create_all(catalog.engine)
 
     def first_use(
         self, access_key: str, signature: str, expires_at: datetime, now: datetime
     ) -> bool:
         """Record the signature; False if it was recorded before (the request is a replay)."""
         try:
-            with self._engine.begin() as connection:
+            with self._catalog.write() as connection:
                 connection.execute(
                     delete(used_signatures).where(used_signatures.c.expires_at < now)
                 )
