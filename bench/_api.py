@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import statistics
 import sys
@@ -82,6 +83,23 @@ def time_calls(calls: list[Callable[[], None]], concurrency: int) -> Timings:
 
 def measure(calls: list[Callable[[], None]], concurrency: int) -> Stats:
     return time_calls(calls, concurrency).stats
+
+
+def _count_to(rounds: int) -> None:
+    total = 0
+    for number in range(rounds):
+        total += number
+
+
+def fixed_cpu_work(seconds: float) -> Callable[[], None]:
+    """A call doing a fixed amount of pure CPU work that takes `seconds` when nothing interferes.
+
+    Its p99 is what this machine's stalls alone do to work of that length: the floor under any
+    p99 measured in the same run, whatever the code under test does.
+    """
+    rounds = 200_000
+    fastest = min(time_calls([lambda: _count_to(rounds)] * 5, 1).latencies)
+    return functools.partial(_count_to, max(1, int(rounds * seconds / fastest)))
 
 
 def cpu_seconds(pid: int) -> float:
