@@ -32,6 +32,12 @@ from bench._api import (
 )
 
 LEVELS = (1, 8, 32)
+# At least this many creates at every level, so that a p99 is not just the slowest of a handful.
+MIN_SAMPLES = 96
+
+
+def rounds_at(level: int, requests_per_client: int) -> int:
+    return max(requests_per_client, -(-MIN_SAMPLES // level))
 
 
 class Client:
@@ -128,13 +134,14 @@ def main() -> None:
         clients = [Client(api_url, credentials, endpoint) for _ in range(max(LEVELS))]
         clients[0].create()  # warm-up
         free_quotas()
-        print(f"create: {args.requests_per_client} creates per client, distinct projects")
+        print(f"create: at least {args.requests_per_client} creates per client and "
+              f"{MIN_SAMPLES} per level, distinct projects")  # fmt: skip
         # Every API level before any Prefect one: Prefect's rounds leave its server busy for
         # a while afterwards, which would land on the API rounds that followed them.
         api: dict[int, Stats] = {}
         for level in LEVELS:
             before = cpu_by_process()
-            timings = api_round(clients, level, args.requests_per_client)
+            timings = api_round(clients, level, rounds_at(level, args.requests_per_client))
             api[level] = timings.stats
             used = {name: cpu_by_process()[name] - seconds for name, seconds in before.items()}
             creates = len(timings.latencies)
@@ -145,7 +152,8 @@ def main() -> None:
             floor = sum(used.values()) / creates * level / (os.cpu_count() or 1)
             print(f"  a burst of {level} needs {floor * 1000:.0f} ms of all {os.cpu_count()} cores")
         for level in LEVELS:
-            prefect = prefect_round(deployment_id, level, level * args.requests_per_client)
+            count = level * rounds_at(level, args.requests_per_client)
+            prefect = prefect_round(deployment_id, level, count)
             print(prefect.line(f"Prefect create_flow_run_from_deployment, {level}"))
             print(
                 f"  ratio API/Prefect: p50 {api[level].p50_ms / prefect.p50_ms:.3f}  "
