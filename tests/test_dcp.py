@@ -104,7 +104,7 @@ def test_checkpoints_of_every_release_shape_are_read(
     [("1", True), ("0", False), ("true", True), ("False", False), ("maybe", None), (None, None)],
 )
 def test_the_out_of_context_flag_is_read_as_vivado_writes_it(
-    flag: str | None, read_as: bool
+    flag: str | None, read_as: bool | None
 ) -> None:
     element = "" if flag is None else f'<OutOfContext Name="{flag}"/>'
     xml = f'<Checkpoint Version="5"><Part Name="xcvu9p-flgb2104-2-i"/>{element}</Checkpoint>'

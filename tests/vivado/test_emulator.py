@@ -293,6 +293,20 @@ def test_write_checkpoint_and_debug_probes(tmp_path: Path) -> None:
     assert "static_copy.dcp and rm_copy.dcp are compatible\n" in result.stdout
 
 
+@pytest.mark.parametrize(("full_check", "differences"), [("", 1), ("-full_check ", 2)])
+def test_pr_verify_reports_the_first_difference_unless_asked_for_all(
+    tmp_path: Path, full_check: str, differences: int
+) -> None:
+    # A static checkpoint for another part differs twice: its part, and it is no module.
+    write_sample_shell_dcp(tmp_path / "other.dcp", SHELL_ID, part="xcku115-flvb2104-2-e")
+    result = _batch(_script(tmp_path, f"pr_verify {full_check}shell.dcp other.dcp\n"), tmp_path)
+    assert result.returncode == 1
+    verdict = next(line for line in result.stdout.splitlines() if "[Vivado 12-3515]" in line)
+    assert verdict.startswith("ERROR: [Vivado 12-3515] PR_VERIFY: check points shell.dcp and ")
+    assert verdict.count(";") == differences - 1
+    assert "ERROR: [Common 17-39] 'pr_verify' failed due to earlier errors." in result.stdout
+
+
 def test_exit_in_a_script_ends_the_session_with_its_code(tmp_path: Path) -> None:
     script = tmp_path / "t.tcl"
     script.write_text("puts before\nexit 3\nputs after\n")
