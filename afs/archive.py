@@ -48,7 +48,9 @@ MANIFEST_NAME = "manifest.json"
 DCP_SUFFIX = ".dcp"
 MAX_EXTENDED_HEADER_BYTES = 64 * 1024
 _BLOCK = 512
-_EXTENDED_TYPES = (b"x", b"g", b"L", b"K")  # pax, pax global, GNU long name, GNU long link
+_PAX_TYPES = (b"x", b"g")  # pax, pax global
+_EXTENDED_TYPES = (*_PAX_TYPES, b"L", b"K")  # and GNU long name, GNU long link
+_MAX_PAX_LENGTH_DIGITS = 20
 _CHUNK = 1 << 20
 # Leading bytes of the compressed formats a tenant is most likely to upload by mistake.
 _COMPRESSED_MAGIC = {
@@ -89,8 +91,30 @@ def _checksum_matches(block: bytes) -> bool:
     return stored == sum(block[:148]) + 8 * 0x20 + sum(block[156:])
 
 
+def _pax_records_sound(records: bytes) -> bool:
+    """Each record is `LENGTH KEYWORD=VALUE\\n`, LENGTH counting the whole record (POSIX pax).
+
+    Checked in linear time because this Python's tarfile (before CVE-2024-6232 was fixed) parses
+    a malformed pax header in quadratic time: 60 KB of digits alone cost it 7 seconds.
+    """
+    records = records.rstrip(b"\0")  # some writers pad the header's data with NULs
+    position = 0
+    while position < len(records):
+        space = records.find(b" ", position, position + _MAX_PAX_LENGTH_DIGITS + 1)
+        digits = records[position:space]
+        if space < 0 or not digits.isdigit():
+            return False
+        end = position + int(digits)
+        if end > len(records) or end <= space + 1 or records[end - 1 : end] != b"\n":
+            return False
+        if b"=" not in records[space + 1 : end]:
+            return False
+        position = end
+    return True
+
+
 def _check_extended_headers(tar_path: Path) -> None:
-    """Refuse oversized pax / GNU long-name headers before tarfile reads them whole into memory.
+    """Refuse oversized or malformed pax / GNU long-name headers before tarfile reads them.
 
     The member limits cannot help here: tarfile loads such a header completely while parsing it,
     before any member exists to count or measure.
@@ -101,13 +125,23 @@ def _check_extended_headers(tar_path: Path) -> None:
             size = _octal_or_base256(block[124:136])
             if size is None or size > total or not _checksum_matches(block):
                 return  # not a sound tar header: tarfile reports the damage itself
-            if block[156:157] in _EXTENDED_TYPES and size > MAX_EXTENDED_HEADER_BYTES:
+            kind = block[156:157]
+            if kind in _EXTENDED_TYPES and size > MAX_EXTENDED_HEADER_BYTES:
                 raise ImageBuildError(
                     FailureCause.CORRUPT_ARCHIVE,
                     f"{tar_path.name} has an extended header of {size} bytes "
                     f"(at most {MAX_EXTENDED_HEADER_BYTES})",
                 )
-            stream.seek(-(-size // _BLOCK) * _BLOCK, 1)
+            padded = -(-size // _BLOCK) * _BLOCK
+            if kind in _PAX_TYPES:
+                if not _pax_records_sound(stream.read(size)):
+                    raise ImageBuildError(
+                        FailureCause.CORRUPT_ARCHIVE,
+                        f"{tar_path.name} has a malformed pax header at byte "
+                        f"{stream.tell() - size - _BLOCK}",
+                    )
+                padded -= size
+            stream.seek(padded, 1)
 
 
 def _open_plain_tar(tar_path: Path) -> tarfile.TarFile:

@@ -555,6 +555,42 @@ def test_an_oversized_pax_header_is_refused_before_tarfile_reads_it(
     _fails(tar_path, tmp_path, FailureCause.CORRUPT_ARCHIVE, "extended header")
 
 
+def _with_raw_pax_header(tar_path: Path, records: bytes, dcp_bytes: bytes) -> Path:
+    """The standard tarball behind one pax header holding `records` as they are."""
+    header = tarfile.TarInfo("././@PaxHeader")
+    header.type, header.size = tarfile.XHDTYPE, len(records)
+    with tar_path.open("wb") as out:
+        out.write(header.tobuf(format=tarfile.USTAR_FORMAT))
+        out.write(records + b"\0" * (-len(records) % 512))
+        with tarfile.open(fileobj=out, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+            for info, data in _standard(dcp_bytes, _manifest(dcp_bytes)):
+                tar.addfile(info, data)
+    return tar_path
+
+
+@pytest.mark.parametrize(
+    "records",
+    [
+        b"1" * 60_000,  # this Python's tarfile spends seconds on it (CVE-2024-6232)
+        b"0" * 60_000,
+        b"30 comment=length says more\n",
+        b"12 comment\n",  # no '='
+        b"x1 a=b\n",
+    ],
+    ids=["digits", "zeros", "wrong-length", "no-equals", "no-length"],
+)
+def test_a_malformed_pax_header_is_refused_before_tarfile_parses_it(
+    tmp_path: Path, dcp_bytes: bytes, records: bytes
+) -> None:
+    tar_path = _with_raw_pax_header(tmp_path / "dcp.tar", records, dcp_bytes)
+    _fails(tar_path, tmp_path, FailureCause.CORRUPT_ARCHIVE, "malformed pax header at byte 0")
+
+
+def test_a_sound_pax_header_padded_with_nuls_is_accepted(tmp_path: Path, dcp_bytes: bytes) -> None:
+    tar_path = _with_raw_pax_header(tmp_path / "dcp.tar", b"15 comment=abc\n\0\0\0", dcp_bytes)
+    assert _check(tar_path, tmp_path).manifest.shell_id == "0x01010029"
+
+
 def test_ordinary_pax_headers_are_accepted(tmp_path: Path, dcp_bytes: bytes) -> None:
     tar_path = tmp_path / "dcp.tar"
     with tarfile.open(tar_path, "w", format=tarfile.PAX_FORMAT) as tar:
