@@ -438,29 +438,26 @@ class Catalog:
         condition = fpga_images.c.project_id == project_id
         if image_id is not None:
             condition &= fpga_images.c.id == image_id
-        newest_first = (fpga_images.c.created_at.desc(), fpga_images.c.id.desc())
-        oldest_first = (fpga_images.c.created_at.asc(), fpga_images.c.id.asc())
+        order = (fpga_images.c.created_at.desc(), fpga_images.c.id.desc())  # newest first
+        skip, take, reverse = offset, limit, False
         count = select(func.count()).select_from(fpga_images).where(condition)
+        total: int | None = None
         with self._read() as connection:  # one read transaction: the count fits the page
-            if offset < _COUNT_FIRST_FROM_OFFSET or limit is None:
-                page = select(fpga_images).where(condition).order_by(*newest_first)
-                rows = connection.execute(page.offset(offset).limit(limit)).all()
-                if (rows or offset == 0) and (limit is None or len(rows) < limit):
-                    return offset + len(rows), [_record(row) for row in rows]
-                total = connection.scalar(count) or 0
-            else:
+            if limit is not None and offset >= _COUNT_FIRST_FROM_OFFSET:
                 # SQLite and PostgreSQL walk past every skipped row, so a page beyond the middle
                 # is read from the oldest end, where fewer rows lie before it.
                 total = connection.scalar(count) or 0
-                from_oldest = total - offset - limit
-                page = select(fpga_images).where(condition)
-                if from_oldest >= offset or offset >= total:
-                    page = page.order_by(*newest_first).offset(offset).limit(limit)
-                    rows = connection.execute(page).all()
-                else:
-                    page = page.order_by(*oldest_first).offset(max(from_oldest, 0))
-                    rows = connection.execute(page.limit(limit + min(from_oldest, 0))).all()
-                    rows.reverse()
+                older = total - offset - limit  # images after this page
+                if older < offset < total:
+                    order = (fpga_images.c.created_at.asc(), fpga_images.c.id.asc())
+                    skip, take, reverse = max(older, 0), limit + min(older, 0), True
+            page = select(fpga_images).where(condition).order_by(*order)
+            rows = connection.execute(page.offset(skip).limit(take)).all()
+            if reverse:
+                rows.reverse()
+            if total is None:
+                reached_the_end = (rows or offset == 0) and (limit is None or len(rows) < limit)
+                total = offset + len(rows) if reached_the_end else connection.scalar(count) or 0
         return total, [_record(row) for row in rows]
 
     def awaiting_dispatch(self, limit: int = 100) -> list[ImageRecord]:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
 from pydantic import BaseModel, SecretStr
-from sqlalchemy import Column, Engine, MetaData, String, Table, Text, insert, select
+from sqlalchemy import Column, MetaData, String, Table, Text, insert, select
 
 from afs.catalog import Catalog, UtcDateTime
 from afs.settings import Settings
@@ -76,14 +76,14 @@ def load_or_create_key(path: Path) -> Fernet:
 
 
 class CredentialStore:
-    def __init__(self, engine: Engine, fernet: Fernet) -> None:
-        self._engine = engine
+    def __init__(self, catalog: Catalog, fernet: Fernet) -> None:
+        self._catalog = catalog
         self._fernet = fernet
         self._cache: dict[str, tuple[AccessKey, float]] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings, catalog: Catalog) -> CredentialStore:
-        store = cls(catalog.engine, load_or_create_key(settings.credentials_key_path))
+        store = cls(catalog, load_or_create_key(settings.credentials_key_path))
         metadata.create_all(catalog.engine)
         return store
 
@@ -95,7 +95,7 @@ class CredentialStore:
             project_id=project_id,
         )
         encrypted = self._fernet.encrypt(new.secret_key.encode()).decode()
-        with self._engine.begin() as connection:
+        with self._catalog.write() as connection:
             connection.execute(
                 insert(access_keys).values(
                     access_key=new.access_key,
@@ -125,7 +125,7 @@ class CredentialStore:
 
     def _read(self, access_key: str) -> AccessKey | None:
         query = select(access_keys).filter_by(access_key=access_key)
-        with self._engine.connect() as connection:
+        with self._catalog.engine.connect() as connection:
             row = connection.execute(query).one_or_none()
         if row is None:
             return None

@@ -74,7 +74,7 @@ def test_the_key_file_is_private_and_a_readable_one_is_refused(settings, store) 
 def test_a_store_with_another_key_file_cannot_read_the_secrets(settings, store, tmp_path) -> None:
     new = store.create(PROJECT)
     stranger = CredentialStore(
-        Catalog.from_settings(settings).engine, load_or_create_key(tmp_path / "other.key")
+        Catalog.from_settings(settings), load_or_create_key(tmp_path / "other.key")
     )
     with pytest.raises(CredentialKeyError):
         stranger.lookup(new.access_key)
