@@ -39,7 +39,7 @@ from typing import IO, Any
 
 from pydantic import BaseModel, ValidationError
 
-from afs.dcp import DcpError, DcpInfo, read_dcp
+from afs.dcp import DcpError, DcpInfo, read_dcp, whole_design_problem
 from afs.errors import FailureCause, ImageBuildError
 from afs.models import PCI_ID_FIELDS, Manifest
 from afs.settings import VU9P_PART
@@ -455,7 +455,8 @@ def pack(
     """Write the tarball a tenant uploads: `manifest.json` and the DCP, at the root of a plain tar.
 
     `dcp_sha256` overrides the computed hash (tests use it to tamper). ValueError, before anything
-    is written, if the DCP is unreadable or not for the VU9P part or a manifest value is invalid.
+    is written, if the DCP is unreadable, not for the VU9P part, out of context (not the kit's
+    whole routed design) or a manifest value is invalid.
     """
     if not dcp_path.name.lower().endswith(DCP_SUFFIX):
         raise ValueError(f"{dcp_path.name} does not end in {DCP_SUFFIX}")
@@ -465,6 +466,8 @@ def pack(
         raise ValueError(f"{dcp_path.name} is not a readable DCP: {exc}") from exc
     if info.part != VU9P_PART:
         raise ValueError(f"{dcp_path.name} is for part {info.part!r}, not {VU9P_PART!r}")
+    if problem := whole_design_problem(info, dcp_path.name):
+        raise ValueError(problem)
     moment = (create_time or datetime.now(UTC)).astimezone(UTC)
     try:
         manifest = Manifest(

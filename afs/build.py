@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from afs import storage
 from afs.aei import write_aei
 from afs.archive import ArchiveLimits, CheckedInput, check_tarball
+from afs.dcp import DcpError, read_dcp, whole_design_problem
 from afs.errors import FailureCause, ImageBuildError
 from afs.models import FpgaImageRequest, ImageRecord
 from afs.settings import Settings
@@ -133,6 +134,20 @@ def check_input(settings: Settings, workspace: Workspace) -> CheckedInput:
     )
 
 
+def require_routed_design(checked: CheckedInput, shell_dcp: Path) -> None:
+    """Refuse, before Vivado, a DCP that cannot be the whole design routed against the shell."""
+    try:
+        shell_top = read_dcp(shell_dcp).top
+    except DcpError as exc:
+        raise ImageBuildError(
+            FailureCause.INTERNAL_ERROR,
+            f"the static checkpoint of shell {checked.manifest.shell_id} is unreadable",
+        ) from exc
+    problem = whole_design_problem(checked.dcp, checked.dcp_path.name, shell_top)
+    if problem is not None:
+        raise ImageBuildError(FailureCause.DCP_NOT_ROUTED_DESIGN, problem)
+
+
 def write_build_script(
     settings: Settings, job: BuildJob, workspace: Workspace, checked: CheckedInput
 ) -> BuildScriptInputs:
@@ -142,6 +157,7 @@ def write_build_script(
             FailureCause.INTERNAL_ERROR,
             f"the static checkpoint of shell {checked.manifest.shell_id} is not installed",
         )
+    require_routed_design(checked, shell_dcp)
     inputs = BuildScriptInputs(
         image_id=job.image_id,
         user_dcp=checked.dcp_path,

@@ -17,7 +17,11 @@ def _demo(args: argparse.Namespace) -> int:
     from afs.demo import run_demo
     from afs.status import ImageStatus
 
-    record = run_demo(args.home.resolve())
+    tarball = args.tarball.resolve() if args.tarball else None
+    if tarball is not None and not tarball.is_file():
+        print(f"afs demo: --tarball {tarball}: no such file", file=sys.stderr)
+        return 2
+    record = run_demo(args.home.resolve(), tarball=tarball)
     return 0 if record.status is ImageStatus.ACTIVE else 1
 
 
@@ -84,6 +88,23 @@ def _dcp_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sample(args: argparse.Namespace) -> int:
+    from afs import samples
+
+    try:
+        if args.what == "shell":
+            samples.write_sample_shell_dcp(args.output, args.shell_id)
+        elif args.what == "module":
+            samples.write_sample_module_dcp(args.output)
+        else:
+            args.output.write_text(samples.sample_pblock_xdc())
+    except OSError as exc:
+        print(f"afs sample {args.what}: cannot write {args.output}: {exc.strerror}", file=sys.stderr)
+        return 2
+    print(args.output)
+    return 0
+
+
 def _vivado_log(args: argparse.Namespace) -> int:
     from afs.vivado.logparse import summarize_log
 
@@ -114,6 +135,9 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="build one sample image on the embedded stack")
     demo.add_argument("--home", type=Path, default=Path(".afs-demo"), help="wiped and reused")
+    demo.add_argument(
+        "--tarball", type=Path, default=None, help="build this DCP tarball instead of the sample"
+    )
     demo.set_defaults(run=_demo)
 
     worker = commands.add_parser("worker", help="serve the factory's deployments")
@@ -139,6 +163,27 @@ def _parser() -> argparse.ArgumentParser:
     info = dcp_commands.add_parser("info", help="print part, product, top, version as JSON")
     info.add_argument("path", type=Path)
     info.set_defaults(run=_dcp_info)
+
+    sample = commands.add_parser(
+        "sample",
+        help="write an emulator sample (test/demo fixtures, not FP1 files) to build against",
+        description="Samples for running the FP1 kit's tenant flow through afs-vivado-emulator. "
+        "They are what the embedded stack uses; none is a real Huawei FP1 file.",
+    )
+    sample_commands = sample.add_subparsers(dest="what", required=True)
+    shell = sample_commands.add_parser(
+        "shell", help="the static checkpoint of a shell id (the kit's SH_UL_BB_routed.dcp)"
+    )
+    shell.add_argument("shell_id", help="e.g. 0x01010029")
+    module = sample_commands.add_parser(
+        "module", help="a user module synthesized out of context (the kit's <prj>_post_synth.dcp)"
+    )
+    pblock = sample_commands.add_parser(
+        "pblock-xdc", help="the partition constraints (the kit's pr_pblock.xdc)"
+    )
+    for command in (shell, module, pblock):
+        command.add_argument("-o", "--output", type=Path, required=True)
+        command.set_defaults(run=_sample)
 
     vivado_log = commands.add_parser("vivado-log", help="summarize a Vivado log as JSON")
     vivado_log.add_argument("path", type=Path)

@@ -1,6 +1,10 @@
 """Reading a Vivado design checkpoint (DCP): a ZIP whose `dcp.xml` describes the design.
 
 The DCP is never extracted to disk: `dcp.xml` is read straight out of the ZIP.
+
+What a tenant uploads is the FP1 kit's `to_facs/<prj>_routed.dcp`: the whole design routed against
+the shell's static checkpoint, so its top is the shell's top and it is not out of context.
+`whole_design_problem` is that rule, for `afs pack` and for the build alike.
 """
 
 from __future__ import annotations
@@ -33,6 +37,27 @@ class DcpInfo(BaseModel):
     top: str
     out_of_context: bool | None
     files: list[DcpFile]
+
+
+KIT_UPLOAD = "to_facs/<prj>_routed.dcp"
+
+
+def whole_design_problem(info: DcpInfo, name: str, shell_top: str | None = None) -> str | None:
+    """Why the checkpoint `name` is not a whole routed design of the shell, or None if it is.
+
+    `shell_top` is the top of the shell's static checkpoint, where it is known (on the factory's
+    side; a tenant's `afs pack` has no shell to compare with).
+    """
+    if info.out_of_context:
+        found = f"{name} is out of context (top {info.top!r}): a module synthesized on its own"
+    elif shell_top is not None and info.top != shell_top:
+        found = f"{name} has top {info.top!r}, not the shell's top {shell_top!r}"
+    else:
+        return None
+    return (
+        f"{found}; upload the whole design routed against the shell, which the FP1 kit writes "
+        f"to {KIT_UPLOAD}"
+    )
 
 
 def _tag(element: ElementTree.Element) -> str:

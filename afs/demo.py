@@ -1,4 +1,8 @@
-"""`afs demo`: one image through the embedded stack, from a sample DCP to an active image."""
+"""`afs demo`: one image through the embedded stack, from a DCP tarball to an active image.
+
+The tarball is the sample (a whole routed design, as the FP1 kit uploads it) or the caller's own;
+the image's log tarball is saved in the demo's home, which outlives the stack.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from afs.api.schemas import ImageItem
 from afs.archive import pack
 from afs.build import IMAGE_FILE_KEY
 from afs.catalog import default_catalog
-from afs.client import FactoryClient, log_tarball_location
+from afs.client import FactoryClient
 from afs.client_config import ClientConfig, StorageCredentials
 from afs.credentials import CredentialStore
 from afs.embedded import EmbeddedStack, embedded_stack
@@ -60,8 +64,16 @@ def _sample_tarball(scratch: Path) -> Path:
     return tarball
 
 
-def run_demo(home: Path, say: Callable[[str], None] = print, timeout: float = 300) -> ImageItem:
-    """Start the embedded stack under `home` (wiped first), build one image through the API."""
+def run_demo(
+    home: Path,
+    say: Callable[[str], None] = print,
+    timeout: float = 300,
+    tarball: Path | None = None,
+) -> ImageItem:
+    """Start the embedded stack under `home` (wiped first), build one image through the API.
+
+    `tarball` is built instead of the sample when given.
+    """
     shutil.rmtree(home, ignore_errors=True)
     say(f"starting the embedded stack under {home} (S3 dev store, Prefect server, worker, API)...")
     with embedded_stack(home) as stack, tempfile.TemporaryDirectory() as scratch:
@@ -74,11 +86,13 @@ def run_demo(home: Path, say: Callable[[str], None] = print, timeout: float = 30
             dcp_location=f"{DEMO_BUCKET}:{DEMO_KEY}",
             log_directory=DEMO_LOG_DIRECTORY,
             name="demo-image",
-            description="sample image built by afs demo",
+            description="image built by afs demo",
         )
         with FactoryClient(config) as client:
-            client.upload(_sample_tarball(Path(scratch)), request.dcp_location)
-            say(f"uploaded a sample DCP tarball to {request.dcp_location}")
+            upload = tarball or _sample_tarball(Path(scratch))
+            client.upload(upload, request.dcp_location)
+            what = f"{tarball}" if tarball else "a sample DCP tarball"
+            say(f"uploaded {what} to {request.dcp_location}")
             created = client.create(request)
             say(f"image {created.id} (project {config.project_id})")
             say(f"  status: {created.status.value}")
@@ -89,10 +103,10 @@ def run_demo(home: Path, say: Callable[[str], None] = print, timeout: float = 30
                 interval=0.2,
                 timeout=timeout,
             )
-        if item.message:
-            say(f"  message: {item.message}")
-        bucket, key = log_tarball_location(item)
-        say(f"log tarball: {bucket}:{key}")
+            if item.message:
+                say(f"  message: {item.message}")
+            logs = client.logs(created.id, home)
+        say(f"log tarball: {logs.location}, saved as {logs.path}")
         if item.metadata:
             say(f"image file:  {item.metadata[IMAGE_FILE_KEY]} ({item.size} MB)")
             say(f"toolchain:   {item.metadata.get('toolchain')}")

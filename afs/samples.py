@@ -1,113 +1,152 @@
-"""Sample DCPs for the demo and the tests: valid ZIPs with a realistic `dcp.xml`.
+"""Sample checkpoints for the demo and the tests, shaped as the FP1 kit's flow makes them.
 
-User samples are reconfigurable modules (top USER_TOP); shell samples are static checkpoints with
-one reconfigurable cell. A user sample may carry an emulator fault (a member named
-EMULATOR_FAULT_MEMBER). Only the Vivado emulator reads it; no DCP written by Vivado has such a
-member, so a real design can never trigger one.
+- The shell's static checkpoint (the kit's `SH_UL_BB_routed.dcp`): routed, not out of context, its
+  reconfigurable cell USER_CELL a black box in pblock USER_PBLOCK. TEST/DEMO FIXTURE: it is no
+  Huawei FP1 shell, only something the Vivado emulator can build against.
+- The user module (the kit's `<prj>_post_synth.dcp`): synthesized out of context, top USER_TOP.
+- The upload (the kit's `to_facs/<prj>_routed.dcp`): the whole routed design, the shell's top and
+  static content with the user module in USER_CELL, not out of context.
+The pblock constraints are those of the kit's `pr_pblock.xdc`. An upload may carry an emulator fault
+(a member named EMULATOR_FAULT_MEMBER); only the emulator reads it, and no DCP Vivado writes has it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
-import zipfile
 from pathlib import Path
-from xml.sax.saxutils import quoteattr
 
-from afs.dcp import DCP_XML
 from afs.settings import VU9P_PART
+from afs.vivado.emulator.checkpoints import (
+    EMULATOR_FAULT_MEMBER,
+    Cell,
+    DesignContent,
+    Pblock,
+    partition_xdc,
+    write_checkpoint_file,
+)
 
-EMULATOR_FAULT_MEMBER = "afs_emulator_fault.txt"
+__all__ = [
+    "EMULATOR_FAULTS_ENV",
+    "EMULATOR_FAULT_MEMBER",
+    "SHELL_TOP",
+    "USER_CELL",
+    "USER_PBLOCK",
+    "USER_TOP",
+    "sample_pblock_xdc",
+    "write_sample_dcp",
+    "write_sample_module_dcp",
+    "write_sample_shell_dcp",
+]
+
 # The emulator acts out a fault only where this is "1" (the test suite, benchmarks), so a tenant
 # cannot make even an emulated build host hang or fill its disk.
 EMULATOR_FAULTS_ENV = "AFS_EMULATOR_FAULTS"
 USER_TOP = "ul_pr_top"
+SHELL_TOP = "fp1_shell_top"
+USER_CELL = "u_ul_pr_top"
+USER_PBLOCK = "pblock_u_ul_pr_top"
+DEFAULT_SHELL_ID = "0x01010029"
+_PRODUCT = "Vivado v2017.2 (64-bit)"
+_CLOCK_XDC = "create_clock -period 4.000 [get_ports clk]\n"
 
 
-def sample_dcp_xml(
-    *, part: str, top: str, product: str, out_of_context: bool, version: str = "5"
-) -> str:
-    """`dcp.xml` in the shape Vivado writes it: a Checkpoint root, flags as "0"/"1"."""
-    files = [
-        ("EDIF", f"{top}.edf"),
-        ("XDEF", f"{top}.xdef"),
-        ("PHYSDB", f"{top}.phys"),
-        ("XDC", f"{top}_early.xdc"),
-        ("XDC", f"{top}.xdc"),
-    ]
-    file_lines = "".join(
-        f'\t<File Type={quoteattr(kind)} Name={quoteattr(name)} ModTime="1500000000"/>\n'
-        for kind, name in files
+def _partition(cell: Cell) -> tuple[dict[str, Cell], dict[str, Pblock]]:
+    """`cell` as the reconfigurable partition of the kit's pr_pblock.xdc."""
+    cell.reconfigurable, cell.pblock = True, USER_PBLOCK
+    pblock = Pblock(
+        ranges=[
+            ("add", "CLOCKREGION_X0Y0:CLOCKREGION_X5Y14"),
+            ("remove", "CLOCKREGION_X3Y4:CLOCKREGION_X5Y9"),
+        ],
+        properties={"RESET_AFTER_RECONFIG": "true", "SNAPPING_MODE": "ON"},
     )
-    return (
-        '<?xml version="1.0"?>\n'
-        f'<Checkpoint Version="{version}" Minor="0">\n'
-        f"\t<PRODUCT Name={quoteattr(product)}/>\n"
-        f"\t<Part Name={quoteattr(part)}/>\n"
-        f"\t<Top Name={quoteattr(top)}/>\n"
-        f'\t<DisableAutoIOBuffers Name="{int(out_of_context)}"/>\n'
-        f'\t<OutOfContext Name="{int(out_of_context)}"/>\n'
-        f"{file_lines}"
-        "</Checkpoint>\n"
+    return {USER_CELL: cell}, {USER_PBLOCK: pblock}
+
+
+def sample_static_placement(shell_id: str) -> bytes:
+    """The sample shell's static placement and routing: one per shell id, so shells differ."""
+    return hashlib.shake_256(f"afs sample static shell {shell_id}".encode()).digest(16 * 1024)
+
+
+def sample_pblock_xdc() -> str:
+    """The partition constraints a tenant's flow reads, like the kit's `pr_pblock.xdc`."""
+    cells, pblocks = _partition(Cell(ref=USER_TOP, black_box=True))
+    content = DesignContent(
+        part=VU9P_PART,
+        top=SHELL_TOP,
+        product=_PRODUCT,
+        out_of_context=False,
+        stage="routed",
+        cells=cells,
+        pblocks=pblocks,
     )
+    return "# AFS sample partition constraints: a test/demo fixture.\n" + partition_xdc(content)
+
+
+def write_sample_shell_dcp(
+    path: Path, shell_id: str, *, part: str = VU9P_PART, product: str = _PRODUCT
+) -> Path:
+    """Write the sample static checkpoint of `shell_id` (TEST/DEMO FIXTURE, not a real shell)."""
+    cells, pblocks = _partition(Cell(ref=USER_TOP, black_box=True))
+    content = DesignContent(
+        part=part,
+        top=SHELL_TOP,
+        product=product,
+        out_of_context=False,
+        stage="routed",
+        static_placement=sample_static_placement(shell_id),
+        cells=cells,
+        pblocks=pblocks,
+    )
+    return write_checkpoint_file(path, content, clock_xdc=_CLOCK_XDC)
+
+
+def write_sample_module_dcp(
+    path: Path,
+    *,
+    part: str = VU9P_PART,
+    top: str = USER_TOP,
+    product: str = _PRODUCT,
+    payload_bytes: int = 64 * 1024,
+) -> Path:
+    """Write a sample user module, synthesized out of context (what the kit reads into the cell)."""
+    content = DesignContent(
+        part=part,
+        top=top,
+        product=product,
+        out_of_context=True,
+        stage="synthesized",
+        static_placement=os.urandom(payload_bytes),
+    )
+    return write_checkpoint_file(path, content, clock_xdc=_CLOCK_XDC)
 
 
 def write_sample_dcp(
     path: Path,
     *,
+    shell_id: str = DEFAULT_SHELL_ID,
     part: str = VU9P_PART,
-    top: str = USER_TOP,
-    product: str = "Vivado v2017.2 (64-bit)",
+    top: str = SHELL_TOP,
+    product: str = _PRODUCT,
     emulator_fault: str | None = None,
     payload_bytes: int = 64 * 1024,
 ) -> Path:
-    """Write a sample user DCP to `path`; `payload_bytes` of netlist data make it opaque."""
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        # A reconfigurable module is synthesized out of context; the static shell is not.
-        archive.writestr(
-            DCP_XML, sample_dcp_xml(part=part, top=top, product=product, out_of_context=True)
-        )
-        archive.writestr(f"{top}.edf", f"(edif {top} (edifVersion 2 0 0))\n")
-        archive.writestr(f"{top}.xdef", os.urandom(payload_bytes))
-        archive.writestr(f"{top}.phys", os.urandom(payload_bytes // 4))
-        archive.writestr(f"{top}_early.xdc", "create_clock -period 4.000 [get_ports clk]\n")
-        archive.writestr(f"{top}.xdc", "")
-        if emulator_fault is not None:
-            archive.writestr(EMULATOR_FAULT_MEMBER, emulator_fault)
-    return path
+    """Write a sample upload: the whole design routed against the sample shell of `shell_id`.
 
-
-SHELL_TOP = "fp1_shell_top"
-USER_CELL = "u_ul_pr_top"
-USER_PBLOCK = "pblock_u_ul_pr_top"
-
-
-def sample_shell_xdc(shell_id: str) -> str:
-    """The partition constraints a static shell checkpoint carries (what pr_verify checks)."""
-    return (
-        f"# AFS sample static shell {shell_id}: a test/demo fixture, not a Huawei FP1 shell.\n"
-        f"create_pblock {USER_PBLOCK}\n"
-        f"add_cells_to_pblock [get_pblocks {USER_PBLOCK}] [get_cells {USER_CELL}]\n"
-        f"resize_pblock [get_pblocks {USER_PBLOCK}] -add {{CLOCKREGION_X0Y5:CLOCKREGION_X5Y14}}\n"
-        f"set_property HD.RECONFIGURABLE true [get_cells {USER_CELL}]\n"
-    )
-
-
-def write_sample_shell_dcp(
-    path: Path, shell_id: str, *, part: str = VU9P_PART, product: str = "Vivado v2017.2 (64-bit)"
-) -> Path:
-    """Write a sample static shell checkpoint (TEST/DEMO FIXTURE, not a real shell) to `path`.
-
-    Its reconfigurable cell USER_CELL in pblock USER_PBLOCK takes the sample user DCPs, which is
-    what the Vivado emulator's pr_verify and read_checkpoint -cell check.
+    It is what the kit's flow writes to `to_facs/<prj>_routed.dcp` (and what the emulator writes
+    after that flow); `payload_bytes` of the user module's placement make it opaque and unique.
     """
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(
-            DCP_XML,
-            sample_dcp_xml(part=part, top=SHELL_TOP, product=product, out_of_context=False),
-        )
-        archive.writestr(f"{SHELL_TOP}.edf", f"(edif {SHELL_TOP} (edifVersion 2 0 0))\n")
-        archive.writestr(f"{SHELL_TOP}.xdef", shell_id.encode() * 1024)
-        archive.writestr(f"{SHELL_TOP}.phys", b"")
-        archive.writestr(f"{SHELL_TOP}_early.xdc", "create_clock -period 4.000 [get_ports clk]\n")
-        archive.writestr(f"{SHELL_TOP}.xdc", sample_shell_xdc(shell_id))
-    return path
+    cells, pblocks = _partition(Cell(ref=USER_TOP, placement=os.urandom(payload_bytes)))
+    content = DesignContent(
+        part=part,
+        top=top,
+        product=product,
+        out_of_context=False,
+        stage="routed",
+        static_placement=sample_static_placement(shell_id),
+        cells=cells,
+        pblocks=pblocks,
+        fault=emulator_fault,
+    )
+    return write_checkpoint_file(path, content, clock_xdc=_CLOCK_XDC)

@@ -15,7 +15,7 @@ from afs.settings import VU9P_PART
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "vivado_tcl"
 BUILD_TEMPLATE = "build_partial.tcl.j2"
-PARTIAL_BASENAME = "partial"
+BITSTREAM_BASENAME = "ul_pr_top"
 
 # Characters Tcl would act on inside a double-quoted word; braces are escaped too so the word stays
 # balanced when a template puts it inside a braced body (Tcl skips backslash-escaped braces).
@@ -59,7 +59,11 @@ def tcl_quote(value: str) -> str:
 
 
 class BuildScriptInputs(BaseModel):
-    """Everything the VU9P partial-bitstream script needs; all of it is quoted into the Tcl."""
+    """Everything the VU9P partial-bitstream script needs; all of it is quoted into the Tcl.
+
+    `user_dcp` is the tenant's whole routed design, `shell_dcp` the shell's static checkpoint
+    (the FP1 kit's SH_UL_BB_routed.dcp) it was routed against.
+    """
 
     image_id: str
     user_dcp: Path
@@ -71,13 +75,18 @@ class BuildScriptInputs(BaseModel):
     pblock: str = "pblock_u_ul_pr_top"
 
     @property
+    def bitstream(self) -> Path:
+        """What `write_bitstream -bin_file` is given: the full bitstream's name, no suffix."""
+        return self.output_dir / BITSTREAM_BASENAME
+
+    @property
     def partial_bin(self) -> Path:
         """The partial bitstream body (no .bit header) that goes into the image."""
-        return self.output_dir / f"{PARTIAL_BASENAME}.bin"
+        return self.output_dir / f"{BITSTREAM_BASENAME}_{self.pblock}_partial.bin"
 
     @property
     def partial_bit(self) -> Path:
-        return self.output_dir / f"{PARTIAL_BASENAME}.bit"
+        return self.output_dir / f"{BITSTREAM_BASENAME}_{self.pblock}_partial.bit"
 
 
 def _environment() -> Environment:
@@ -102,6 +111,6 @@ def render_build_script(inputs: BuildScriptInputs) -> str:
         "part": inputs.part,
         "user_cell": inputs.user_cell,
         "pblock": inputs.pblock,
-        "partial_bit": str(inputs.partial_bit),
+        "bitstream": str(inputs.bitstream),
     }
     return _environment().get_template(BUILD_TEMPLATE).render(context)

@@ -12,12 +12,20 @@ from pathlib import Path
 import pytest
 
 from afs.dcp import read_dcp
-from afs.samples import EMULATOR_FAULTS_ENV, write_sample_dcp, write_sample_shell_dcp
+from afs.samples import (
+    EMULATOR_FAULTS_ENV,
+    sample_pblock_xdc,
+    write_sample_dcp,
+    write_sample_module_dcp,
+    write_sample_shell_dcp,
+)
 from afs.settings import VU9P_PART, emulator_binary
 from afs.tcl import BuildScriptInputs, render_build_script
 from afs.vivado.logparse import summarize_log
 
 SHELL_ID = "0x01010029"
+OTHER_SHELL_ID = "0x01210101"
+KIT_FLOW = Path(__file__).parent / "kit" / "build_routed.tcl"
 
 
 def _emulator(*args: str, cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -48,13 +56,34 @@ def _build(tmp_path: Path, fault: str | None = None) -> tuple[BuildScriptInputs,
     return inputs, script
 
 
-def _script(tmp_path: Path, body: str) -> Path:
-    """A script that opens the sample shell and runs `body`."""
+def _script(tmp_path: Path, body: str, *, opens: str = "shell.dcp") -> Path:
+    """A script that opens the sample shell (or `opens`) and runs `body`.
+
+    Beside it: the shell (shell.dcp), a synthesized module (module.dcp) and a whole routed
+    design (user.dcp).
+    """
     write_sample_shell_dcp(tmp_path / "shell.dcp", SHELL_ID)
+    write_sample_module_dcp(tmp_path / "module.dcp")
     write_sample_dcp(tmp_path / "user.dcp")
     script = tmp_path / "t.tcl"
-    script.write_text("open_checkpoint shell.dcp\n" + body)
+    script.write_text(f"open_checkpoint {opens}\n" + body)
     return script
+
+
+def _kit_flow(tmp_path: Path, shell_id: str = SHELL_ID) -> subprocess.CompletedProcess[str]:
+    """The tenant's side: the kit's implementation run against the sample shell of `shell_id`."""
+    lib = tmp_path / "lib"
+    (lib / "checkpoints").mkdir(parents=True)
+    (lib / "constraints").mkdir()
+    (tmp_path / "to_facs").mkdir()
+    write_sample_shell_dcp(lib / "checkpoints" / "SH_UL_BB_routed.dcp", shell_id)
+    (lib / "constraints" / "pr_pblock.xdc").write_text(sample_pblock_xdc())
+    write_sample_module_dcp(tmp_path / "ul_pr_top_post_synth.dcp")
+    return _emulator(
+        "-mode", "batch", "-source", str(KIT_FLOW), "-notrace",
+        "-tclargs", "lib", "ul_pr_top_post_synth.dcp", "to_facs", "ul_pr_top",
+        cwd=tmp_path,
+    )  # fmt: skip
 
 
 def _parse_bit(data: bytes) -> dict[str, bytes]:
@@ -167,7 +196,7 @@ def test_build_writes_a_valid_partial_bitstream_and_a_vivado_format_log(tmp_path
     log = log_path.read_text()
     assert log.startswith("#-----")
     assert log == result.stdout
-    for command in ("open_checkpoint", "read_checkpoint", "write_bitstream"):
+    for command in ("open_checkpoint", "write_bitstream"):
         assert f"\n{command} completed successfully\n" in log
         assert f"\n{command}: Time (s): cpu = " in log
     # As Vivado says it: the line the FP1 kit's build script looks for.
@@ -185,10 +214,20 @@ def test_build_writes_a_valid_partial_bitstream_and_a_vivado_format_log(tmp_path
 
     journal = (tmp_path / "build.jou").read_text().splitlines()
     commands = [line.split()[0] for line in journal if not line.startswith("#")]
-    assert commands[:3] == ["source", "set_param", "pr_verify"]
-    assert commands[-2:] == ["write_bitstream", "close_design"]
+    # The kit's server-side flow; the design is never re-assembled here.
+    assert commands[:4] == ["source", "set_param", "pr_verify", "open_checkpoint"]
+    assert "read_checkpoint" not in commands
+    assert commands[-4:] == ["set_property", "set_param", "write_bitstream", "close_design"]
+    assert "set_param bitstream.enablePR 4123" in journal
+    assert "set_property BITSTREAM.GENERAL.COMPRESS TRUE fp1_shell_top" in journal
     for report in ("pr_verify", "timing_summary", "utilization", "utilization_pblock", "drc"):
         assert (inputs.reports_dir / f"{report}.rpt").is_file()
+    # Only the partial bitstream stays: the full one holds the shell's own logic.
+    assert sorted(path.name for path in inputs.output_dir.iterdir()) == [
+        inputs.partial_bin.name,
+        inputs.partial_bit.name,
+    ]
+    assert inputs.partial_bin.name == "ul_pr_top_pblock_u_ul_pr_top_partial.bin"
 
 
 def test_a_corrupt_checkpoint_is_rejected(tmp_path: Path) -> None:
@@ -201,7 +240,7 @@ def test_a_corrupt_checkpoint_is_rejected(tmp_path: Path) -> None:
 
 
 def test_open_checkpoint_takes_part_and_top_from_the_file(tmp_path: Path) -> None:
-    write_sample_dcp(tmp_path / "other.dcp", part="xcku115-flvb2104-2-e", top="my_top")
+    write_sample_module_dcp(tmp_path / "other.dcp", part="xcku115-flvb2104-2-e", top="my_top")
     script = tmp_path / "t.tcl"
     script.write_text(
         'open_checkpoint other.dcp\nputs "[current_design] [get_property PART [current_design]]"\n'
@@ -226,7 +265,15 @@ def test_open_checkpoint_takes_part_and_top_from_the_file(tmp_path: Path) -> Non
         ),
         ("write_bitstream -force", "ERROR: [Common 17-163] Missing value for option 'file'"),
         ("close_design extra", "ERROR: [Common 17-165] Too many positional options"),
-        ("read_checkpoint -cell no_such_cell user.dcp", "is not a reconfigurable partition"),
+        ("read_checkpoint -cell no_such_cell module.dcp", "is not a reconfigurable partition"),
+        ("read_checkpoint -cell u_ul_pr_top user.dcp", "is a whole design, not a module"),
+        ("opt_design -directive Fastest", "Invalid option value 'Fastest' specified for 'dir"),
+        ("opt_design", "ERROR: [DRC INBB-3] Black Box Instances: Cell 'u_ul_pr_top'"),
+        ("read_checkpoint -cell u_ul_pr_top module.dcp; route_design", "needs a placed design"),
+        ("resize_pblock [get_pblocks pblock_u_ul_pr_top] -add {X0Y0}", "Invalid option value"),
+        ("add_cells_to_pblock [get_pblocks nowhere] [get_cells u_ul_pr_top]", "no such pblock"),
+        ("set_property HD.RECONFIGURABLE maybe [get_cells u_ul_pr_top]", "Invalid value"),
+        ("set_property LOC X [get_cells u_ul_pr_top]", "set_property LOC on cell objects"),
         ("set_param no.such.param 1", "Parameter 'no.such.param' does not exist"),
         ("get_property NO_SUCH [current_design]", "'NO_SUCH' is not a valid property name"),
         ("set_property BITSTREAM.GENERAL.COMPRESS maybe [current_design]", "Invalid value"),
@@ -259,12 +306,8 @@ def test_quiet_suppresses_errors_and_warnings(tmp_path: Path) -> None:
 
 
 def test_write_bitstream_needs_force_to_overwrite(tmp_path: Path) -> None:
-    body = (
-        "read_checkpoint -cell u_ul_pr_top user.dcp\n"
-        "write_bitstream -cell u_ul_pr_top p.bit\n"
-        "write_bitstream -cell u_ul_pr_top p\n"
-    )
-    result = _batch(_script(tmp_path, body), tmp_path)
+    body = "write_bitstream -cell u_ul_pr_top p.bit\nwrite_bitstream -cell u_ul_pr_top p\n"
+    result = _batch(_script(tmp_path, body, opens="user.dcp"), tmp_path)
     assert result.returncode == 1
     assert "already exists; use -force" in result.stdout
     assert "\nwrite_bitstream failed\n" in result.stdout
@@ -272,33 +315,130 @@ def test_write_bitstream_needs_force_to_overwrite(tmp_path: Path) -> None:
     assert not (tmp_path / "p.bin").exists()
 
 
-def test_an_empty_reconfigurable_cell_fails_drc(tmp_path: Path) -> None:
-    result = _batch(_script(tmp_path, "write_bitstream -cell u_ul_pr_top p.bit\n"), tmp_path)
+def test_the_static_shell_cannot_be_written_as_a_bitstream(tmp_path: Path) -> None:
+    """Its reconfigurable cell is a black box: Vivado refuses with a DRC error."""
+    result = _batch(_script(tmp_path, "write_bitstream -force -bin_file p\n"), tmp_path)
     assert result.returncode == 1
     assert "ERROR: [DRC BBOX-1] Black box instances: Cell 'u_ul_pr_top'" in result.stdout
+    assert "ERROR: [Vivado 12-1345] Error(s) found during DRC. Bitgen not run." in result.stdout
+    assert not list(tmp_path.glob("p*.bi?"))
+
+
+def test_an_unrouted_design_cannot_be_written_as_a_bitstream(tmp_path: Path) -> None:
+    body = "read_checkpoint -cell u_ul_pr_top module.dcp\nwrite_bitstream p\n"
+    result = _batch(_script(tmp_path, body), tmp_path)
+    assert result.returncode == 1
+    assert "ERROR: [DRC RTSTAT-1] Unrouted nets" in result.stdout
+
+
+def test_write_bitstream_writes_the_full_and_each_partial_bitstream(tmp_path: Path) -> None:
+    body = "write_bitstream -bin_file out/design\n"
+    (tmp_path / "out").mkdir()
+    result = _batch(_script(tmp_path, body, opens="user.dcp"), tmp_path)
+    assert result.returncode == 0, result.stdout
+    names = sorted(path.name for path in (tmp_path / "out").iterdir())
+    assert names == [
+        "design.bin",
+        "design.bit",
+        "design_pblock_u_ul_pr_top_partial.bin",
+        "design_pblock_u_ul_pr_top_partial.bit",
+    ]
+    full = _parse_bit((tmp_path / "out" / "design.bit").read_bytes())
+    partial = _parse_bit((tmp_path / "out" / "design_pblock_u_ul_pr_top_partial.bit").read_bytes())
+    assert full["a"].startswith(b"fp1_shell_top;")
+    assert b"PARTIAL=TRUE" not in full["a"]
+    assert partial["a"].startswith(b"ul_pr_top;")
+    assert b"PARTIAL=TRUE" in partial["a"]
+    assert len(partial["e"]) < len(full["e"])
+
+
+def test_set_param_knows_the_flows_parameters_only(tmp_path: Path) -> None:
+    body = "set_param bitstream.enablePR 4123\nset_param bitstream.enablePRX 1\n"
+    result = _batch(_script(tmp_path, body), tmp_path)
+    assert result.returncode == 1
+    assert "ERROR: [Common 17-36] Parameter 'bitstream.enablePRX' does not exist" in result.stdout
+    assert "'bitstream.enablePR' does not exist" not in result.stdout
+
+
+def test_a_failing_constraint_is_a_critical_warning_and_read_xdc_reads_on(tmp_path: Path) -> None:
+    (tmp_path / "c.xdc").write_text(
+        "create_pblock pb_extra\n"
+        "resize_pblock [get_pblocks pb_extra] -add {BAD}\n"
+        "no_such_command 1\n"
+        "set_property SNAPPING_MODE ON [get_pblocks pb_extra]\n"
+    )
+    body = 'read_xdc c.xdc\nputs "snapping=[get_property SNAPPING_MODE [get_pblocks pb_extra]]"\n'
+    result = _batch(_script(tmp_path, body), tmp_path)
+    assert result.returncode == 0, result.stdout
+    assert "CRITICAL WARNING: [Common 17-161] Invalid option value 'BAD'" in result.stdout
+    assert "[c.xdc:2]" in result.stdout
+    assert "CRITICAL WARNING: [Designutils 20-1307] invalid command name" in result.stdout
+    assert "[c.xdc:3]" in result.stdout
+    assert "\nsnapping=ON\n" in result.stdout
+    assert summarize_log(tmp_path / "vivado.log").errors == 0
 
 
 def test_write_checkpoint_and_debug_probes(tmp_path: Path) -> None:
     body = (
         "write_checkpoint static_copy\n"
-        "read_checkpoint -cell u_ul_pr_top user.dcp\n"
         "write_checkpoint -cell u_ul_pr_top rm_copy.dcp\n"
         "write_debug_probes probes.ltx\n"
-        "pr_verify static_copy.dcp rm_copy.dcp\n"
+        "pr_verify static_copy.dcp shell.dcp\n"
     )
-    result = _batch(_script(tmp_path, body), tmp_path)
+    result = _batch(_script(tmp_path, body, opens="user.dcp"), tmp_path)
     assert result.returncode == 0, result.stdout
-    assert read_dcp(tmp_path / "rm_copy.dcp").top == "ul_pr_top"
+    module = read_dcp(tmp_path / "rm_copy.dcp")
+    assert (module.top, module.out_of_context) == ("ul_pr_top", True)
     assert (tmp_path / "probes.ltx").is_file()
-    assert "static_copy.dcp and rm_copy.dcp are compatible\n" in result.stdout
+    assert "static_copy.dcp and shell.dcp are compatible\n" in result.stdout
+
+
+# -- the FP1 kit's tenant flow, then the factory's --------------------------------------------
+
+
+def test_the_kits_tenant_flow_writes_the_whole_routed_design(tmp_path: Path) -> None:
+    result = _kit_flow(tmp_path)
+    assert result.returncode == 0, result.stdout
+    for command in ("read_checkpoint", "opt_design", "place_design", "route_design"):
+        assert f"\n{command} completed successfully\n" in result.stdout
+    routed = read_dcp(tmp_path / "to_facs" / "ul_pr_top_routed.dcp")
+    shell = read_dcp(tmp_path / "lib" / "checkpoints" / "SH_UL_BB_routed.dcp")
+    assert routed.top == shell.top
+    assert routed.out_of_context is False
+    assert (tmp_path / "to_facs" / "ul_pr_top_final_timing_summary.rpt").is_file()
+
+
+@pytest.mark.parametrize(("shell_id", "compatible"), [(SHELL_ID, True), (OTHER_SHELL_ID, False)])
+def test_pr_verify_passes_only_against_the_shell_the_design_was_routed_on(
+    tmp_path: Path, shell_id: str, compatible: bool
+) -> None:
+    assert _kit_flow(tmp_path).returncode == 0
+    write_sample_shell_dcp(tmp_path / "shell.dcp", shell_id)
+    script = tmp_path / "v.tcl"
+    script.write_text("pr_verify -full_check to_facs/ul_pr_top_routed.dcp shell.dcp\n")
+    result = _batch(script, tmp_path)
+    assert (result.returncode == 0) is compatible, result.stdout
+    if compatible:
+        assert "INFO: [Vivado 12-3253] PR_VERIFY: check points" in result.stdout
+    else:
+        assert "ERROR: [Vivado 12-3515]" in result.stdout
+        assert "the static design's placement and routing differ" in result.stdout
+        assert "ERROR: [Common 17-39] 'pr_verify' failed due to earlier errors." in result.stdout
+
+
+def test_a_module_is_never_compatible_with_its_shell(tmp_path: Path) -> None:
+    result = _batch(_script(tmp_path, "pr_verify -full_check module.dcp shell.dcp\n"), tmp_path)
+    assert result.returncode == 1
+    assert "'module.dcp' has no reconfigurable partition" in result.stdout
+    assert "top fp1_shell_top is not ul_pr_top" in result.stdout
 
 
 @pytest.mark.parametrize(("full_check", "differences"), [("", 1), ("-full_check ", 2)])
 def test_pr_verify_reports_the_first_difference_unless_asked_for_all(
     tmp_path: Path, full_check: str, differences: int
 ) -> None:
-    # A static checkpoint for another part differs twice: its part, and it is no module.
-    write_sample_shell_dcp(tmp_path / "other.dcp", SHELL_ID, part="xcku115-flvb2104-2-e")
+    # A static checkpoint for another part and shell differs twice: its part and its routing.
+    write_sample_shell_dcp(tmp_path / "other.dcp", OTHER_SHELL_ID, part="xcku115-flvb2104-2-e")
     result = _batch(_script(tmp_path, f"pr_verify {full_check}shell.dcp other.dcp\n"), tmp_path)
     assert result.returncode == 1
     verdict = next(line for line in result.stdout.splitlines() if "[Vivado 12-3515]" in line)

@@ -8,14 +8,15 @@ checkpoints). Big commands frame their output as Vivado does: `Command: ...`, th
 
 from __future__ import annotations
 
+import copy
 import fnmatch
 import hashlib
 import json
 import os
+import re
 import resource
 import socket
 import time
-import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,11 +24,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
-from afs.dcp import DCP_XML
-from afs.samples import EMULATOR_FAULTS_ENV, sample_dcp_xml
+from afs.samples import EMULATOR_FAULTS_ENV
 from afs.vivado.emulator import EMULATED_VIVADO_VERSION, EMULATOR_NAME, IDENTITY
 from afs.vivado.emulator.bitstream import emulated_bitstream, write_bitstream_files
-from afs.vivado.emulator.checkpoints import Checkpoint, CheckpointError, load_checkpoint
+from afs.vivado.emulator.checkpoints import (
+    Cell,
+    Checkpoint,
+    CheckpointError,
+    DesignContent,
+    Pblock,
+    load_checkpoint,
+    write_checkpoint_file,
+)
 from afs.vivado.emulator.console import Console
 from afs.vivado.emulator.faults import FAULT_ID, Fault, FaultError
 from afs.vivado.logparse import PR_VERIFY_COMPATIBLE_ID, PR_VERIFY_INCOMPATIBLE_ID
@@ -41,8 +49,77 @@ _VU9P_RESOURCES = {
     "Block RAM Tile": 2160,
     "DSPs": 6840,
 }
-_PARAMS = {"general.maxThreads": range(1, 33)}
-_READ_ONLY = frozenset({"NAME", "CLASS", "PART", "TOP"})
+# The parameters the flows use, with their valid values; any other is refused as Vivado does.
+_PARAMS = {"general.maxThreads": range(1, 33), "bitstream.enablePR": range(0, 1 << 16)}
+_READ_ONLY = frozenset({"NAME", "CLASS", "PART", "TOP", "REF_NAME", "IS_BLACKBOX"})
+_SETTABLE = {
+    "design": frozenset({"BITSTREAM.GENERAL.COMPRESS"}),
+    "cell": frozenset({"HD.RECONFIGURABLE"}),
+    "pblock": frozenset(
+        {"RESET_AFTER_RECONFIG", "SNAPPING_MODE", "CONTAIN_ROUTING", "EXCLUDE_PLACEMENT"}
+    ),
+}
+# UG835's directives of each implementation command.
+_DIRECTIVES = {
+    "opt_design": {
+        "Default",
+        "Explore",
+        "ExploreArea",
+        "ExploreSequentialArea",
+        "ExploreWithRemap",
+        "AddRemap",
+        "NoBramPowerOpt",
+        "RuntimeOptimized",
+    },
+    "power_opt_design": {"Default"},
+    "place_design": {
+        "Default",
+        "Explore",
+        "WLDrivenBlockPlacement",
+        "EarlyBlockPlacement",
+        "ExtraNetDelay_high",
+        "ExtraNetDelay_low",
+        "AltSpreadLogic_high",
+        "AltSpreadLogic_medium",
+        "AltSpreadLogic_low",
+        "ExtraPostPlacementOpt",
+        "ExtraTimingOpt",
+        "SSI_SpreadLogic_high",
+        "SSI_SpreadLogic_low",
+        "SSI_SpreadSLLs",
+        "SSI_BalanceSLLs",
+        "SSI_BalanceSLRs",
+        "SSI_HighUtilSLRs",
+        "RuntimeOptimized",
+        "Quick",
+    },
+    "phys_opt_design": {
+        "Default",
+        "Explore",
+        "ExploreWithHoldFix",
+        "AggressiveExplore",
+        "AlternateReplication",
+        "AggressiveFanoutOpt",
+        "AlternateDelayModeling",
+        "AddRetime",
+        "AlternateFlowWithRetiming",
+        "RuntimeOptimized",
+    },
+    "route_design": {
+        "Default",
+        "Explore",
+        "AggressiveExplore",
+        "NoTimingRelaxation",
+        "MoreGlobalIterations",
+        "HigherDelayCost",
+        "AdvancedSkewModeling",
+        "AlternateCLBRouting",
+        "RuntimeOptimized",
+        "Quick",
+    },
+}
+_MESSAGE = re.compile(r"^ERROR: \[([^\]]+)\] (.*)$", re.S)
+_SITE_RANGE = re.compile(r"^[A-Z][A-Z0-9_]*_X\d+Y\d+(:[A-Z][A-Z0-9_]*_X\d+Y\d+)?$")
 _COMMON_FLAGS = frozenset({"-quiet", "-verbose"})
 _NO_DESIGN = (
     "User Exception: No open design. Please open an elaborated, synthesized or implemented "
@@ -133,18 +210,31 @@ def command_names() -> list[str]:
 
 @dataclass
 class Design:
-    checkpoint: Checkpoint
+    """The open design: the checkpoint's content as commands change it."""
+
+    content: DesignContent
     part: str
     properties: dict[str, str] = field(default_factory=dict)
-    modules: dict[str, Checkpoint] = field(default_factory=dict)  # reconfigurable cell -> RM
 
     @property
     def name(self) -> str:
-        return self.checkpoint.info.top
+        return self.content.top
 
     @property
     def seed(self) -> str:
-        return self.checkpoint.sha256 + "".join(rm.sha256 for rm in self.modules.values())
+        return self.content.seed
+
+    def filled(self, cell: str) -> Cell | None:
+        """The cell, if it holds a module (not a black box)."""
+        found = self.content.cells.get(cell)
+        return None if found is None or found.black_box else found
+
+    def black_boxes(self) -> list[str]:
+        return sorted(name for name, cell in self.content.cells.items() if cell.black_box)
+
+    def advance(self, stage: str) -> None:
+        if not self.content.is_at_least(stage):
+            self.content.stage = stage
 
 
 def _digits(seed: str, modulo: int) -> int:
@@ -160,9 +250,26 @@ def _delay_type(args: Args) -> str:
     return delay_type
 
 
+def _directive(name: str, args: Args) -> str:
+    directive = args.values.get("-directive", "Default")
+    if directive not in _DIRECTIVES[name]:
+        raise CommandError(
+            "Common 17-161", f"Invalid option value '{directive}' specified for 'directive'."
+        )
+    return directive
+
+
 def _hms(seconds: float) -> str:
     seconds = int(seconds)
     return f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+def _bool_value(name: str, value: str) -> bool:
+    if value.upper() in ("TRUE", "1"):
+        return True
+    if value.upper() in ("FALSE", "0"):
+        return False
+    raise CommandError("Common 17-161", f"Invalid value '{value}' for property '{name}'.")
 
 
 class Session:
@@ -175,16 +282,20 @@ class Session:
         *,
         trace: bool,
         splitlist: Callable[[str], tuple[str, ...]],
+        source_xdc: Callable[[str], tuple[str, ...]] | None = None,
     ) -> None:
         self.console = console
         self.journal = journal
         self.trace = trace
         self.splitlist = splitlist
+        # Evaluates an XDC file command by command in the interpreter; returns its failures.
+        self.source_xdc = source_xdc
         self.design: Design | None = None
         self.fault: Fault | None = None
         self.params: dict[str, str] = {}
         self.timing_paths: dict[str, dict[str, str]] = {}
         self.last_error: str | None = None
+        self.constraints_file: str | None = None  # the XDC file read_xdc is evaluating
 
     # -- dispatch ------------------------------------------------------------------------------
 
@@ -197,7 +308,8 @@ class Session:
         if self.trace:
             self.console.line(f"# {call_line}")
         quiet = "-quiet" in argv
-        self.console.muted = quiet
+        # Inside read_xdc a failing constraint is read_xdc's critical warning, not an ERROR.
+        self.console.muted = quiet or self.constraints_file is not None
         try:
             if "-help" in argv:
                 self.console.line(usage(name, spec))
@@ -265,12 +377,25 @@ class Session:
         return self.fault is not None and self.fault.kind == kind
 
     def _reconfigurable_cell(self, design: Design, cell: str) -> str:
-        if cell not in design.checkpoint.reconfigurable:
+        if cell not in design.content.reconfigurable:
             raise CommandError(
                 "Vivado 12-3230",
                 f"Cell '{cell}' is not a reconfigurable partition of design '{design.name}'",
             )
         return cell
+
+    def _pblock(self, design: Design, value: str) -> str:
+        names = self.splitlist(value)
+        if len(names) != 1 or names[0] not in design.content.pblocks:
+            raise CommandError("Common 17-161", f"Invalid object '{value}': no such pblock")
+        return names[0]
+
+    def _cells(self, design: Design, value: str) -> list[str]:
+        names = list(self.splitlist(value))
+        unknown = [name for name in names if name not in design.content.cells]
+        if unknown or not names:
+            raise CommandError("Common 17-161", f"Invalid object '{value}': no such cell")
+        return names
 
     def _writable(self, path: Path, args: Args) -> Path:
         if path.exists() and "-force" not in args.flags:
@@ -327,6 +452,7 @@ class Session:
         if name in self.timing_paths:
             return self.timing_paths[name]
         design = self._open_design()
+        content = design.content
         if name == design.name:
             return {
                 "CLASS": "design",
@@ -335,21 +461,44 @@ class Session:
                 "TOP": design.name,
                 **design.properties,
             }
-        if name in design.checkpoint.reconfigurable:
-            module = design.modules.get(name)
+        if name in content.cells:
+            cell = content.cells[name]
             return {
                 "CLASS": "cell",
                 "NAME": name,
-                "REF_NAME": module.info.top if module else "",
-                "HD.RECONFIGURABLE": "1",
-                "IS_BLACKBOX": "0" if module else "1",
-                "PBLOCK": design.checkpoint.reconfigurable[name] or "",
+                "REF_NAME": cell.ref,
+                "HD.RECONFIGURABLE": str(int(cell.reconfigurable)),
+                "IS_BLACKBOX": str(int(cell.black_box)),
+                "PBLOCK": cell.pblock or "",
             }
-        if name in design.checkpoint.pblocks:
-            return {"CLASS": "pblock", "NAME": name}
+        if name in content.pblocks:
+            return {"CLASS": "pblock", "NAME": name, **content.pblocks[name].properties}
         raise CommandError("Common 17-161", f"Invalid object '{name}': no such object")
 
-    # -- commands ------------------------------------------------------------------------------
+    def _implementation_step(self, name: str, args: Args, *, needs: str, reaches: str) -> Result:
+        """opt/place/phys_opt/route: check the directive and the design's stage, then advance."""
+        design = self._open_design()
+        directive = _directive(name, args)
+        if design.black_boxes() and name in ("opt_design", "place_design"):
+            for cell in design.black_boxes():
+                self.console.error(
+                    "DRC INBB-3",
+                    f"Black Box Instances: Cell '{cell}' of type '{design.content.cells[cell].ref}'"
+                    " has undefined contents and is considered a black box. The contents of this"
+                    " cell must be defined for opt_design to complete successfully.",
+                )
+            raise CommandError("Vivado_Tcl 4-78", "Error(s) found during DRC. Opt_design not run.")
+        if not design.content.is_at_least(needs):
+            raise CommandError(
+                "Emulator 99-6",
+                f"{name} needs a {needs} design; design '{design.name}' is {design.content.stage}",
+            )
+        self.console.info("Vivado_Tcl 4-136", f"Directive used for {name} is: {directive}")
+        design.advance(reaches)
+        self.timing_paths.clear()
+        return ""
+
+    # -- opening, reading and writing designs --------------------------------------------------
 
     @_command(Spec(values=frozenset({"-part"}), required=("file",), big=True))
     def open_checkpoint(self, args: Args) -> Result:
@@ -361,16 +510,20 @@ class Session:
         console.info("Project 1-479", f"Netlist was created with {info.product or 'unknown'}")
         console.line("Reading XDEF placement.")
         console.line("Reading XDEF routing.")
-        for cell, pblock in sorted(checkpoint.reconfigurable.items()):
+        for cell, pblock in sorted(checkpoint.content.reconfigurable.items()):
             console.info(
                 "Project 1-1013", f"Reconfigurable partition '{cell}' in pblock '{pblock}'"
             )
         console.info("Project 1-604", f"Checkpoint was restored from {checkpoint.path}")
-        self.design = Design(checkpoint=checkpoint, part=part)
+        self.design = Design(content=copy.deepcopy(checkpoint.content), part=part)
         self.timing_paths.clear()
         return self.design.name
 
-    @_command(Spec(values=frozenset({"-cell"}), required=("file",), big=True))
+    @_command(
+        Spec(
+            flags=frozenset({"-strict"}), values=frozenset({"-cell"}), required=("file",), big=True
+        )
+    )
     def read_checkpoint(self, args: Args) -> Result:
         design = self._open_design()
         if "-cell" not in args.values:
@@ -385,22 +538,191 @@ class Session:
                 f"Checkpoint '{module.path}' is for part {module.info.part}, "
                 f"the design is for {design.part}",
             )
-        if module.is_static:
+        if module.is_static or not module.content.out_of_context:
             raise CommandError(
                 "Project 1-1015",
-                f"Checkpoint '{module.path}' is a static design, not a reconfigurable module",
+                f"Checkpoint '{module.path}' is a whole design, not a module synthesized out of "
+                "context",
+            )
+        if design.filled(cell) is not None:
+            raise CommandError(
+                "Emulator 99-7",
+                f"Cell '{cell}' is not a black box; run update_design -cell {cell} -black_box "
+                "first",
             )
         self.console.info(
             "Project 1-454", f"Reading design checkpoint '{module.path}' for cell '{cell}'"
         )
-        design.modules[cell] = module
+        target = design.content.cells[cell]
+        target.ref, target.black_box = module.info.top, False
+        target.placement = module.content.static_placement
+        design.content.stage = "synthesized"  # the module in the cell is neither placed nor routed
         self.timing_paths.clear()
         return ""
+
+    @_command(
+        Spec(flags=frozenset({"-force"}), values=frozenset({"-cell"}), required=("file",), big=True)
+    )
+    def write_checkpoint(self, args: Args) -> Result:
+        design = self._open_design()
+        path = Path(args.positionals["file"])
+        if path.suffix != ".dcp":
+            path = path.with_name(path.name + ".dcp")
+        self._writable(path, args)
+        if "-cell" in args.values:
+            cell = self._reconfigurable_cell(design, args.values["-cell"])
+            module = design.filled(cell)
+            if module is None:
+                raise CommandError("Vivado 12-1017", f"Cell '{cell}' is a black box")
+            content = DesignContent(
+                part=design.part,
+                top=module.ref,
+                product=IDENTITY,
+                out_of_context=True,
+                stage=design.content.stage,
+                static_placement=module.placement,
+            )
+        else:
+            content = copy.deepcopy(design.content)
+            content.part, content.product, content.fault = design.part, IDENTITY, None
+        try:
+            write_checkpoint_file(path, content)
+        except OSError as exc:
+            raise CommandError("Common 17-210", f"Cannot write checkpoint '{path}': {exc}") from exc
+        self.console.info("Common 17-1381", f"The checkpoint '{path}' has been generated.")
+        return ""
+
+    @_command(Spec())
+    def close_design(self, args: Args) -> Result:
+        self._open_design()
+        self.design = None
+        self.timing_paths.clear()
+        return ""
+
+    @_command(Spec(flags=frozenset({"-delete"})))
+    def close_project(self, args: Args) -> Result:
+        return self.close_design(args)
+
+    # -- constraints: the partition ------------------------------------------------------------
+
+    @_command(
+        Spec(
+            flags=frozenset({"-unmanaged", "-no_add"}),
+            values=frozenset({"-cells", "-ref", "-mode"}),
+            required=("files",),
+        )
+    )
+    def read_xdc(self, args: Args) -> Result:
+        design = self._open_design()
+        if "-cells" in args.values:
+            self._cells(design, args.values["-cells"])
+        if self.source_xdc is None:
+            raise CommandError("Emulator 99-3", "read_xdc is not emulated in this session")
+        for file in self.splitlist(args.positionals["files"]):
+            if not Path(file).is_file():
+                raise CommandError("Common 17-69", f"Command failed: File '{file}' does not exist")
+            self.console.line(f"Parsing XDC File [{file}]")
+            self.constraints_file = file
+            try:
+                failures = self.source_xdc(file)
+            finally:
+                self.constraints_file = None
+            for failure in failures:
+                # Vivado keeps a failed constraint's own id and adds where it is, [file:line].
+                if match := _MESSAGE.match(failure):
+                    self.console.critical_warning(match.group(1), match.group(2))
+                else:
+                    self.console.critical_warning("Designutils 20-1307", failure)
+            self.console.line(f"Finished Parsing XDC File [{file}]")
+        return ""
+
+    @_command(Spec(optional=("instance",)))
+    def current_instance(self, args: Args) -> Result:
+        design = self._open_design()
+        instance = args.positionals.get("instance")
+        if instance not in (None, "", ".") and instance not in design.content.cells:
+            raise CommandError("Common 17-55", f"'current_instance' no such instance '{instance}'")
+        return instance if instance not in (None, ".") else ""
+
+    @_command(Spec(values=frozenset({"-parent"}), required=("name",)))
+    def create_pblock(self, args: Args) -> Result:
+        design = self._open_design()
+        name = args.positionals["name"]
+        if name in design.content.pblocks:
+            self.console.warning(
+                "Emulator 99-5", f"Pblock '{name}' exists already in the design; it is reused"
+            )
+        design.content.pblocks.setdefault(name, Pblock())
+        return name
+
+    @_command(
+        Spec(
+            flags=frozenset({"-top", "-add_primitives", "-clear_locs"}),
+            required=("pblock",),
+            optional=("cells",),
+        )
+    )
+    def add_cells_to_pblock(self, args: Args) -> Result:
+        design = self._open_design()
+        pblock = self._pblock(design, args.positionals["pblock"])
+        if "-top" in args.flags:
+            return ""
+        for name in self._cells(design, args.positionals.get("cells", "")):
+            design.content.cells[name].pblock = pblock
+        return ""
+
+    @_command(
+        Spec(values=frozenset({"-add", "-remove", "-locs", "-from", "-to"}), required=("pblock",))
+    )
+    def resize_pblock(self, args: Args) -> Result:
+        design = self._open_design()
+        pblock = design.content.pblocks[self._pblock(design, args.positionals["pblock"])]
+        for how in ("add", "remove"):
+            ranges = args.values.get(f"-{how}")
+            if ranges is None:
+                continue
+            for one in self.splitlist(ranges):
+                if not _SITE_RANGE.match(one):
+                    raise CommandError(
+                        "Common 17-161", f"Invalid option value '{one}' specified for '{how}'."
+                    )
+            entry = (how, " ".join(self.splitlist(ranges)))
+            if entry not in pblock.ranges:  # a range the pblock has already is no change
+                pblock.ranges.append(entry)
+        return ""
+
+    # -- implementation ------------------------------------------------------------------------
+
+    @_command(Spec(values=frozenset({"-directive"}), big=True))
+    def opt_design(self, args: Args) -> Result:
+        return self._implementation_step(
+            "opt_design", args, needs="synthesized", reaches="optimized"
+        )
+
+    @_command(Spec(big=True))
+    def power_opt_design(self, args: Args) -> Result:
+        return self._implementation_step(
+            "power_opt_design", args, needs="optimized", reaches="optimized"
+        )
+
+    @_command(Spec(values=frozenset({"-directive"}), big=True))
+    def place_design(self, args: Args) -> Result:
+        return self._implementation_step(
+            "place_design", args, needs="synthesized", reaches="placed"
+        )
+
+    @_command(Spec(values=frozenset({"-directive"}), big=True))
+    def phys_opt_design(self, args: Args) -> Result:
+        return self._implementation_step("phys_opt_design", args, needs="placed", reaches="placed")
+
+    @_command(Spec(flags=frozenset({"-tns_cleanup"}), values=frozenset({"-directive"}), big=True))
+    def route_design(self, args: Args) -> Result:
+        return self._implementation_step("route_design", args, needs="placed", reaches="routed")
 
     # Not framed by `Command:` ... `failed`: pr_verify fails as Tcl-level commands do (17-39).
     @_command(
         Spec(
-            flags=frozenset({"-full_check"}),
+            flags=frozenset({"-full_check", "-in_memory"}),
             values=frozenset({"-file", "-initial", "-additional"}),
             optional=("file1", "file2"),
         )
@@ -416,28 +738,23 @@ class Session:
             paths = list(args.positionals.values())
         if len(paths) < 2:
             raise CommandError("Vivado 12-3251", "pr_verify needs at least two checkpoints")
-        static, *modules = (self._load(path) for path in paths)
+        first, *others = (self._load(path) for path in paths)
         problems: dict[str, list[str]] = {}
-        for module in modules:
-            found = problems.setdefault(module.path, [])
-            if not static.is_static:
-                found.append(f"'{static.path}' has no reconfigurable partition")
-            if module.info.part != static.info.part:
-                found.append(f"part {module.info.part} is not the static's {static.info.part}")
-            if module.is_static or module.info.top == static.info.top:
-                found.append("it is a static design, not a reconfigurable module")
+        for other in others:
+            found = problems.setdefault(other.path, [])
+            found += self._static_differences(first, other)
             if self._fault_is("pr_verify_incompatible"):
                 found.append("static routing differs at tile INT_X52Y300 (emulated fault)")
             if "-full_check" not in args.flags:
                 del found[1:]  # as Vivado: only the first difference unless asked for all
         if "-file" in args.values:
-            lines = [f"pr_verify ({IDENTITY})", f"Initial: {static.path}"]
+            lines = [f"pr_verify ({IDENTITY})", f"Initial: {first.path}"]
             for path, found in problems.items():
                 lines += [f"Additional: {path}", *(f"Problem: {problem}" for problem in found)]
                 lines.append(f"Result: {'INCOMPATIBLE' if found else 'COMPATIBLE'}")
             Path(args.values["-file"]).write_text("\n".join(lines) + "\n", encoding="utf-8")
         for path, found in problems.items():
-            pair = f"PR_VERIFY: check points {static.path} and {path}"
+            pair = f"PR_VERIFY: check points {first.path} and {path}"
             if found:
                 self.console.error(
                     PR_VERIFY_INCOMPATIBLE_ID, f"{pair} are not compatible: {'; '.join(found)}"
@@ -447,6 +764,32 @@ class Session:
         if any(problems.values()):
             raise CommandError("Common 17-39", "'pr_verify' failed due to earlier errors.")
         return ""
+
+    @staticmethod
+    def _static_differences(first: Checkpoint, other: Checkpoint) -> list[str]:
+        """How two configurations of one static design differ in what must be the same."""
+        a, b = first.content, other.content
+        found = [
+            f"'{checkpoint.path}' has no reconfigurable partition"
+            for checkpoint in (first, other)
+            if not checkpoint.is_static
+        ]
+        if a.part != b.part:
+            found.append(f"part {b.part} is not {a.part}")
+        if a.top != b.top:
+            found.append(f"top {b.top} is not {a.top}: they are not the same static design")
+        if a.reconfigurable != b.reconfigurable:
+            found.append(
+                f"reconfigurable partitions {sorted(b.reconfigurable.items())} are not "
+                f"{sorted(a.reconfigurable.items())}"
+            )
+        if a.static_digest != b.static_digest:
+            found.append("the static design's placement and routing differ")
+        if not (a.is_at_least("routed") and b.is_at_least("routed")):
+            found.append("both checkpoints must be routed")
+        return found
+
+    # -- reports and timing --------------------------------------------------------------------
 
     @_command(
         Spec(
@@ -491,8 +834,8 @@ class Session:
         design = self._open_design()
         scope = "design"
         for option, known in (
-            ("-pblocks", design.checkpoint.pblocks),
-            ("-cells", set(design.checkpoint.reconfigurable)),
+            ("-pblocks", set(design.content.pblocks)),
+            ("-cells", set(design.content.cells)),
         ):
             if option in args.values:
                 names = self.splitlist(args.values[option])
@@ -527,7 +870,7 @@ class Session:
         return self._report("report_drc", design, args, body)
 
     def _drc_violations(self, design: Design, cell: str | None) -> list[tuple[str, str]]:
-        cells = [cell] if cell else sorted(design.checkpoint.reconfigurable)
+        cells = [cell] if cell else sorted(design.content.reconfigurable)
         violations = [
             (
                 "BBOX-1",
@@ -535,14 +878,18 @@ class Session:
                 "a black box.",
             )
             for name in cells
-            if name not in design.modules
+            if design.filled(name) is None
         ]
+        if not design.content.is_at_least("routed"):
+            violations.append(
+                ("RTSTAT-1", f"Unrouted nets: design '{design.name}' is {design.content.stage}")
+            )
         if self._fault_is("drc_error"):
             violations.append(
                 (
                     "UTLZ-1",
                     "Resource utilization: CLB LUTs over-utilized in Pblock "
-                    f"{design.checkpoint.reconfigurable.get(cells[0]) if cells else ''} "
+                    f"{design.content.reconfigurable.get(cells[0]) if cells else ''} "
                     "(emulated fault)",
                 )
             )
@@ -581,6 +928,8 @@ class Session:
             names.append(name)
         return tuple(names)
 
+    # -- objects, properties, parameters -------------------------------------------------------
+
     @_command(Spec(required=("name", "object")))
     def get_property(self, args: Args) -> Result:
         name = args.positionals["name"].upper()
@@ -598,20 +947,24 @@ class Session:
         name, value = args.positionals["name"].upper(), args.positionals["value"]
         design = self._open_design()
         for object_name, properties in self._objects(args.positionals["objects"]):
-            if properties["CLASS"] != "design":
-                raise CommandError(
-                    "Emulator 99-3",
-                    f"set_property on {properties['CLASS']} objects is not emulated",
-                )
+            kind = properties["CLASS"]
+            settable = _SETTABLE.get(kind, frozenset())
             if name in _READ_ONLY:
                 raise CommandError(
                     "Common 17-63", f"Property '{name}' of '{object_name}' is read-only"
                 )
-            if name == "BITSTREAM.GENERAL.COMPRESS" and value.upper() not in ("TRUE", "FALSE"):
+            if name not in settable:
                 raise CommandError(
-                    "Common 17-161", f"Invalid value '{value}' for property '{name}'."
+                    "Emulator 99-3", f"set_property {name} on {kind} objects is not emulated"
                 )
-            design.properties[name] = value.upper()
+            if kind == "design":
+                if name == "BITSTREAM.GENERAL.COMPRESS":
+                    value = str(_bool_value(name, value)).upper()
+                design.properties[name] = value.upper()
+            elif kind == "cell":
+                design.content.cells[object_name].reconfigurable = _bool_value(name, value)
+            else:
+                design.content.pblocks[object_name].properties[name] = value
         return ""
 
     @_command(Spec(required=("name", "value")))
@@ -642,14 +995,15 @@ class Session:
     @_command(Spec(flags=frozenset({"-hierarchical"}), optional=("patterns",)))
     def get_cells(self, args: Args) -> Result:
         design = self._open_design()
-        cells = sorted(design.checkpoint.reconfigurable)
-        return self._match("cells", cells, args.positionals.get("patterns"))
+        return self._match("cells", sorted(design.content.cells), args.positionals.get("patterns"))
 
     @_command(Spec(optional=("patterns",)))
     def get_pblocks(self, args: Args) -> Result:
         design = self._open_design()
-        pblocks = sorted(design.checkpoint.pblocks)
+        pblocks = sorted(design.content.pblocks)
         return self._match("pblocks", pblocks, args.positionals.get("patterns"))
+
+    # -- bitstreams ----------------------------------------------------------------------------
 
     @_command(
         Spec(
@@ -660,17 +1014,29 @@ class Session:
         )
     )
     def write_bitstream(self, args: Args) -> Result:
+        """The full bitstream, and one partial per reconfigurable cell (`<file>_<pblock>_partial`).
+
+        With -cell, only that cell's partial bitstream, as `<file>`.
+        """
         design = self._open_design()
         bit_path = Path(args.positionals["file"])
         if bit_path.suffix != ".bit":
             bit_path = bit_path.with_name(bit_path.name + ".bit")
-        bin_path = bit_path.with_suffix(".bin") if "-bin_file" in args.flags else None
-        for path in (bit_path, bin_path):
-            if path is not None:
-                self._writable(path, args)
         cell = args.values.get("-cell")
         if cell is not None:
             self._reconfigurable_cell(design, cell)
+            outputs = [(bit_path, cell)]
+        else:
+            base = bit_path.with_suffix("")
+            outputs = [(bit_path, None)] + [
+                (base.with_name(f"{base.name}_{pblock}_partial.bit"), name)
+                for name, pblock in sorted(design.content.reconfigurable.items())
+            ]
+        with_bin = "-bin_file" in args.flags
+        for path, _ in outputs:
+            self._writable(path, args)
+            if with_bin:
+                self._writable(path.with_suffix(".bin"), args)
         console = self.console
         console.line("Running DRC as a precondition to command write_bitstream")
         console.info(
@@ -683,28 +1049,29 @@ class Session:
         if violations:
             raise CommandError("Vivado 12-1345", "Error(s) found during DRC. Bitgen not run.")
         compress = design.properties.get("BITSTREAM.GENERAL.COMPRESS") == "TRUE"
-        top = design.modules[cell].info.top if cell else design.name
-        fields = [top, f"COMPRESS={'TRUE' if compress else 'FALSE'}"]
-        fields += ["PARTIAL=TRUE"] if cell else []
-        fields += ["UserID=0XFFFFFFFF", f"Version={EMULATED_VIVADO_VERSION}"]
-        fields += [f"EMULATED={EMULATOR_NAME}"]
-        frames = 200 + _digits(design.seed + (cell or ""), 200)
-        bitstream = emulated_bitstream(
-            design.seed + (cell or ""), frames=frames // 2 if compress else frames
-        )
         console.line("Creating bitmap...")
         console.line("Creating bitstream...")
-        if cell:
-            console.line(f"Partial bitstream contains {len(bitstream) * 8} bits.")
-        for path in (bit_path, bin_path):
-            if path is not None:
-                console.line(f"Writing bitstream {path}...")
-        try:
-            write_bitstream_files(
-                bit_path, bin_path, design=";".join(fields), part=design.part, bitstream=bitstream
-            )
-        except OSError as exc:
-            raise CommandError("Vivado 12-1346", f"Cannot write bitstream: {exc}") from exc
+        for path, partial_cell in outputs:
+            module = design.filled(partial_cell) if partial_cell else None
+            seed = design.seed + (partial_cell or "")
+            fields = [module.ref if module else design.name, f"COMPRESS={str(compress).upper()}"]
+            fields += ["PARTIAL=TRUE"] if module else []
+            fields += ["UserID=0XFFFFFFFF", f"Version={EMULATED_VIVADO_VERSION}"]
+            fields += [f"EMULATED={EMULATOR_NAME}"]
+            frames = (200 + _digits(seed, 200)) * (1 if module else 8)
+            bitstream = emulated_bitstream(seed, frames=frames // 2 if compress else frames)
+            if module:
+                console.line(f"Partial bitstream contains {len(bitstream) * 8} bits.")
+            bin_path = path.with_suffix(".bin") if with_bin else None
+            for written in (path, bin_path):
+                if written is not None:
+                    console.line(f"Writing bitstream {written}...")
+            try:
+                write_bitstream_files(
+                    path, bin_path, design=";".join(fields), part=design.part, bitstream=bitstream
+                )
+            except OSError as exc:
+                raise CommandError("Vivado 12-1346", f"Cannot write bitstream: {exc}") from exc
         console.info("Vivado 12-1842", "Bitgen Completed Successfully.")
         return ""
 
@@ -716,47 +1083,4 @@ class Session:
         path = self._writable(Path(args.positionals["file"]), args)
         self.console.warning("Chipscope 16-96", "No debug cores found in the current design.")
         path.write_text(json.dumps({"emulated_by": EMULATOR_NAME, "debug_cores": []}) + "\n")
-        return ""
-
-    @_command(
-        Spec(flags=frozenset({"-force"}), values=frozenset({"-cell"}), required=("file",), big=True)
-    )
-    def write_checkpoint(self, args: Args) -> Result:
-        design = self._open_design()
-        path = Path(args.positionals["file"])
-        if path.suffix != ".dcp":
-            path = path.with_name(path.name + ".dcp")
-        self._writable(path, args)
-        if "-cell" in args.values:
-            cell = self._reconfigurable_cell(design, args.values["-cell"])
-            if cell not in design.modules:
-                raise CommandError("Vivado 12-1017", f"Cell '{cell}' is a black box")
-            top, constraints = design.modules[cell].info.top, ""
-        else:
-            top = design.name
-            constraints = "".join(
-                f"create_pblock {pblock}\n" for pblock in sorted(design.checkpoint.pblocks)
-            ) + "".join(
-                f"set_property HD.RECONFIGURABLE true [get_cells {cell}]\n"
-                + (
-                    f"add_cells_to_pblock [get_pblocks {pblock}] [get_cells {cell}]\n"
-                    if pblock
-                    else ""
-                )
-                for cell, pblock in sorted(design.checkpoint.reconfigurable.items())
-            )
-        with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            xml = sample_dcp_xml(
-                part=design.part, top=top, product=IDENTITY, out_of_context="-cell" in args.values
-            )
-            archive.writestr(DCP_XML, xml)
-            archive.writestr(f"{top}.xdc", constraints)
-        self.console.info("Common 17-1381", f"The checkpoint '{path}' has been generated.")
-        return ""
-
-    @_command(Spec())
-    def close_design(self, args: Args) -> Result:
-        self._open_design()
-        self.design = None
-        self.timing_paths.clear()
         return ""

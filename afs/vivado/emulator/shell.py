@@ -28,6 +28,27 @@ proc ::puts args {
         ::afs::tcl_puts {*}$args
     }
 }
+# read_xdc: each complete command of the file at global level; failures come back, not raised,
+# because Vivado reports a constraint that fails as a critical warning and reads on.
+proc ::afs::source_xdc {path} {
+    set channel [open $path r]
+    set text [read $channel]
+    close $channel
+    set failures {}
+    set command ""
+    set number 0
+    foreach line [split $text "\n"] {
+        incr number
+        if {$command eq ""} { set first $number }
+        append command $line "\n"
+        if {![info complete $command]} { continue }
+        if {[string trim $command] ne "" && [catch {uplevel #0 $command} message]} {
+            lappend failures "$message \[$path:$first\]"
+        }
+        set command ""
+    }
+    return $failures
+}
 proc ::exit {{code 0}} {
     if {![string is integer -strict $code]} {
         return -code error "expected integer but got \\"$code\\""
@@ -79,7 +100,13 @@ class BatchRun:
         if options.temp_dir is not None:
             options.temp_dir.mkdir(parents=True, exist_ok=True)
         tcl = tkinter.Tcl()
-        session = Session(self.console, self.journal, trace=options.trace, splitlist=tcl.splitlist)
+        session = Session(
+            self.console,
+            self.journal,
+            trace=options.trace,
+            splitlist=tcl.splitlist,
+            source_xdc=lambda path: tcl.splitlist(tcl.call("::afs::source_xdc", path)),
+        )
         tcl.createcommand("::afs::emit", self._emit)
         tcl.createcommand("::afs::dispatch", session.dispatch)
         tcl.eval(_TCL_SETUP)
