@@ -99,7 +99,8 @@ def _sample(args: argparse.Namespace) -> int:
         else:
             args.output.write_text(samples.sample_pblock_xdc())
     except OSError as exc:
-        print(f"afs sample {args.what}: cannot write {args.output}: {exc.strerror}", file=sys.stderr)
+        reason = exc.strerror or exc
+        print(f"afs sample {args.what}: cannot write {args.output}: {reason}", file=sys.stderr)
         return 2
     print(args.output)
     return 0

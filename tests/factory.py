@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import subprocess
 import tarfile
 import uuid
 from pathlib import Path
@@ -13,8 +14,13 @@ from typing import Any
 from afs import storage
 from afs.archive import pack
 from afs.models import FpgaImageRequest
-from afs.samples import write_sample_dcp
-from afs.settings import get_settings
+from afs.samples import (
+    sample_pblock_xdc,
+    write_sample_dcp,
+    write_sample_module_dcp,
+    write_sample_shell_dcp,
+)
+from afs.settings import emulator_binary, get_settings
 from afs.tenants import TenantStorage, save_tenant, tenant_client
 
 
@@ -46,12 +52,44 @@ class Tenant:
 
 
 def sample_tarball(tmp_path: Path, *, emulator_fault: str | None = None, **pack_options) -> bytes:
-    """A correct tenant tarball as `afs pack` makes it (pack_options may tamper with it)."""
+    """A tenant tarball as `afs pack` makes it, of the whole design routed on shell 0x01010029.
+
+    `pack_options` may tamper with it (declaring another shell, say).
+    """
     dcp = write_sample_dcp(tmp_path / "ul_pr_top_routed.dcp", emulator_fault=emulator_fault)
     out = tmp_path / "dcp.tar"
     options = {"shell_id": "0x01010029", "tool_version": "2017.2", **pack_options}
     pack(dcp, out, **options)
     return out.read_bytes()
+
+
+KIT_TENANT_FLOW = Path(__file__).parent / "vivado" / "kit" / "build_routed.tcl"
+
+
+def run_kit_tenant_flow(work: Path, shell_id: str) -> subprocess.CompletedProcess[str]:
+    """The tenant's side without Vivado: the kit's implementation run, through the emulator.
+
+    Lays out the kit's `lib/` with the sample shell of `shell_id` and `pr_pblock.xdc`, a
+    synthesized module, and writes `work/to_facs/ul_pr_top_routed.dcp`.
+    """
+    lib = work / "lib"
+    (lib / "checkpoints").mkdir(parents=True)
+    (lib / "constraints").mkdir()
+    (work / "to_facs").mkdir()
+    write_sample_shell_dcp(lib / "checkpoints" / "SH_UL_BB_routed.dcp", shell_id)
+    (lib / "constraints" / "pr_pblock.xdc").write_text(sample_pblock_xdc())
+    write_sample_module_dcp(work / "ul_pr_top_post_synth.dcp")
+    return subprocess.run(
+        [
+            emulator_binary(), "-mode", "batch", "-source", str(KIT_TENANT_FLOW), "-notrace",
+            "-tclargs", "lib", "ul_pr_top_post_synth.dcp", "to_facs", "ul_pr_top",
+        ],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )  # fmt: skip
 
 
 def manifest_for(dcp: bytes, **overrides: str) -> dict[str, str]:

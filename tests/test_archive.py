@@ -23,7 +23,7 @@ from afs.archive import (
 )
 from afs.errors import FailureCause, ImageBuildError
 from afs.models import PCI_ID_FIELDS
-from afs.samples import write_sample_dcp
+from afs.samples import SHELL_TOP, write_sample_dcp, write_sample_module_dcp
 from afs.settings import VU9P_PART
 from tests.factory import manifest_for
 
@@ -103,7 +103,7 @@ def test_a_packed_tarball_passes_and_yields_manifest_and_dcp(tmp_path: Path) -> 
 
     assert checked.manifest == manifest
     assert checked.dcp.part == VU9P_PART
-    assert checked.dcp.top == "ul_pr_top"
+    assert checked.dcp.top == SHELL_TOP
     assert checked.dcp_sha256 == _sha256(dcp.read_bytes()) == manifest.dcp_sha256
     assert checked.dcp_path == tmp_path / "work" / DCP_NAME
     assert checked.dcp_path.read_bytes() == dcp.read_bytes()
@@ -518,8 +518,13 @@ def _junk(path: Path) -> Path:
         (lambda p: write_sample_dcp(p / "x.zip"), {}, "does not end in .dcp"),
         (lambda p: write_sample_dcp(p / "x.dcp"), {"pci_device_id": "D503"}, "pci_device_id"),
         (lambda p: write_sample_dcp(p / "x.dcp"), {"shell_id": "1"}, "shell_id"),
+        (
+            lambda p: write_sample_module_dcp(p / "ul_pr_top_post_synth.dcp"),
+            {},
+            "out of context .* to_facs/<prj>_routed.dcp",
+        ),
     ],
-    ids=["other-part", "not-a-dcp", "not-dcp-name", "bad-pci-id", "bad-shell"],
+    ids=["other-part", "not-a-dcp", "not-dcp-name", "bad-pci-id", "bad-shell", "module-only"],
 )
 def test_pack_refuses_before_writing_anything(
     tmp_path: Path, make_dcp, options: dict, reason: str

@@ -8,7 +8,8 @@ import sys
 import tarfile
 from pathlib import Path
 
-from afs.samples import write_sample_dcp
+from afs.dcp import read_dcp
+from afs.samples import SHELL_TOP, write_sample_dcp, write_sample_module_dcp
 
 
 def afs(*args: str) -> subprocess.CompletedProcess:
@@ -45,6 +46,41 @@ def test_pack_refuses_a_dcp_for_another_part_and_writes_nothing(tmp_path: Path) 
     assert not out.exists()
 
 
+def test_pack_refuses_a_module_synthesized_out_of_context_and_says_what_to_upload(
+    tmp_path: Path,
+) -> None:
+    dcp = write_sample_module_dcp(tmp_path / "ul_pr_top_post_synth.dcp")
+    out = tmp_path / "dcp.tar"
+    completed = afs(
+        "pack", str(dcp), "--shell-id", "0x01010029", "--tool-version", "2017.2", "-o", str(out)
+    )
+    assert completed.returncode == 2
+    assert completed.stderr.startswith("afs pack: ul_pr_top_post_synth.dcp is out of context")
+    assert "to_facs/<prj>_routed.dcp" in completed.stderr
+    assert len(completed.stderr.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_sample_writes_what_the_kits_tenant_flow_builds_against(tmp_path: Path) -> None:
+    for what, extra, name in [
+        ("shell", ["0x01010029"], "SH_UL_BB_routed.dcp"),
+        ("module", [], "ul_pr_top_post_synth.dcp"),
+        ("pblock-xdc", [], "pr_pblock.xdc"),
+    ]:
+        completed = afs("sample", what, *extra, "-o", str(tmp_path / name))
+        assert completed.returncode == 0, completed.stderr
+        assert completed.stdout.strip() == str(tmp_path / name)
+    assert read_dcp(tmp_path / "SH_UL_BB_routed.dcp").top == SHELL_TOP
+    assert read_dcp(tmp_path / "ul_pr_top_post_synth.dcp").out_of_context is True
+    assert "create_pblock" in (tmp_path / "pr_pblock.xdc").read_text()
+
+
+def test_sample_says_why_it_cannot_write(tmp_path: Path) -> None:
+    completed = afs("sample", "module", "-o", str(tmp_path / "no" / "such" / "m.dcp"))
+    assert completed.returncode == 2
+    assert completed.stderr.startswith("afs sample module: cannot write ")
+
+
 def test_dcp_info_prints_what_the_checkpoint_says(tmp_path: Path) -> None:
     dcp = write_sample_dcp(tmp_path / "d.dcp", product="Vivado v2018.3 (64-bit)")
     completed = afs("dcp", "info", str(dcp))
@@ -52,7 +88,7 @@ def test_dcp_info_prints_what_the_checkpoint_says(tmp_path: Path) -> None:
     info = json.loads(completed.stdout)
     assert info["part"] == "xcvu9p-flgb2104-2-i"
     assert info["product"] == "Vivado v2018.3 (64-bit)"
-    assert info["top"] == "ul_pr_top"
+    assert info["top"] == SHELL_TOP
     assert info["checkpoint_version"]
 
 

@@ -8,8 +8,21 @@ from pathlib import Path
 
 import pytest
 
-from afs.dcp import MAX_DCP_XML_BYTES, DcpError, parse_dcp_xml, read_dcp
-from afs.samples import write_sample_dcp, write_sample_shell_dcp
+from afs.dcp import (
+    MAX_DCP_XML_BYTES,
+    DcpError,
+    DcpInfo,
+    parse_dcp_xml,
+    read_dcp,
+    whole_design_problem,
+)
+from afs.samples import (
+    SHELL_TOP,
+    USER_TOP,
+    write_sample_dcp,
+    write_sample_module_dcp,
+    write_sample_shell_dcp,
+)
 
 
 def dcp_with(tmp_path: Path, members: dict[str, bytes | str]) -> Path:
@@ -24,10 +37,52 @@ def test_a_sample_dcp_describes_itself(tmp_path: Path) -> None:
     info = read_dcp(write_sample_dcp(tmp_path / "d.dcp", product="Vivado v2020.2 (64-bit)"))
     assert info.part == "xcvu9p-flgb2104-2-i"
     assert info.product == "Vivado v2020.2 (64-bit)"
-    assert info.top == "ul_pr_top"
+    assert info.top == SHELL_TOP  # the whole routed design: the shell's top
     assert info.checkpoint_version == "5"
-    assert info.out_of_context is True  # a reconfigurable module is synthesized out of context
-    assert ("EDIF", "ul_pr_top.edf") in [(f.type, f.name) for f in info.files]
+    assert info.out_of_context is False
+    assert ("EDIF", f"{SHELL_TOP}.edf") in [(f.type, f.name) for f in info.files]
+
+
+def test_a_sample_module_is_synthesized_out_of_context(tmp_path: Path) -> None:
+    info = read_dcp(write_sample_module_dcp(tmp_path / "m.dcp"))
+    assert (info.top, info.out_of_context) == (USER_TOP, True)
+
+
+@pytest.mark.parametrize(
+    ("shape", "shell_top", "found"),
+    [
+        (
+            {"out_of_context": True, "top": USER_TOP},
+            None,
+            "m.dcp is out of context (top 'ul_pr_top')",
+        ),
+        ({"out_of_context": True, "top": USER_TOP}, SHELL_TOP, "is out of context"),
+        (
+            {"out_of_context": False, "top": "my_top"},
+            SHELL_TOP,
+            "has top 'my_top', not the shell's top",
+        ),
+        ({"out_of_context": None, "top": "my_top"}, SHELL_TOP, "has top 'my_top'"),
+    ],
+)
+def test_only_the_whole_routed_design_is_an_upload(
+    shape: dict, shell_top: str | None, found: str
+) -> None:
+    info = DcpInfo(checkpoint_version="5", product="", part="p", files=[], **shape)
+    problem = whole_design_problem(info, "m.dcp", shell_top)
+    assert problem is not None
+    assert found in problem
+    assert problem.endswith("which the FP1 kit writes to to_facs/<prj>_routed.dcp")
+
+
+@pytest.mark.parametrize("shell_top", [None, SHELL_TOP])
+def test_a_whole_design_of_the_shell_is_an_upload(shell_top: str | None) -> None:
+    info = DcpInfo(
+        checkpoint_version="5", product="", part="p", top=SHELL_TOP, out_of_context=False, files=[]
+    )
+    assert whole_design_problem(info, "d.dcp", shell_top) is None
+    # Without the shell to compare with, a top that differs cannot be judged.
+    assert whole_design_problem(info.model_copy(update={"top": "x"}), "d.dcp") is None
 
 
 def test_a_sample_shell_checkpoint_is_not_out_of_context(tmp_path: Path) -> None:

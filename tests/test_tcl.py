@@ -118,10 +118,17 @@ def test_outputs_are_named_by_the_inputs(tmp_path: Path) -> None:
     assert inputs.partial_bin == inputs.partial_bit.with_suffix(".bin")
     assert inputs.part == VU9P_PART
     script = render_build_script(inputs)
-    assert f"set afs_partial_bit {tcl_quote(str(inputs.partial_bit))}" in script
-    assert "write_bitstream -force -cell $afs_user_cell -bin_file $afs_partial_bit" in script
-    assert "pr_verify -full_check" in script
+    assert inputs.partial_bin.name == f"ul_pr_top_{inputs.pblock}_partial.bin"
+    assert f"set afs_bitstream {tcl_quote(str(inputs.bitstream))}" in script
+    # The FP1 kit's pr_verify_bitgen.tcl: the tenant's whole design against the shell, opened
+    # and written as it is; never re-assembled from a module.
+    assert "pr_verify -full_check -file" in script
+    assert "$afs_user_dcp $afs_shell_dcp\n" in script
+    assert "open_checkpoint $afs_user_dcp\n" in script
+    assert "read_checkpoint" not in script
     assert "set_property BITSTREAM.GENERAL.COMPRESS TRUE [current_design]" in script
+    assert "set_param bitstream.enablePR 4123" in script
+    assert "write_bitstream -force -bin_file $afs_bitstream" in script
 
 
 def test_hostile_paths_and_image_id_build_in_the_emulator(tmp_path: Path) -> None:

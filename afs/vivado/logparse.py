@@ -42,8 +42,9 @@ PR_VERIFY_INCOMPATIBLE_ID = "Vivado 12-3515"
 PR_VERIFY_COMPATIBLE_ID = "Vivado 12-3253"
 MAX_ERROR_IDS = 50
 
-# The cause an ERROR's message id stands for, checked in this order. A shell that does not fit
-# the template is the operator's fault, never the tenant's: INTERNAL_ERROR, which may be retried.
+# The cause an ERROR's message id stands for, checked in this order. AFS 1-2/1-3 fire only after
+# pr_verify found the design's part and partitions equal to the shell's, so it is the shell that
+# does not fit the template: the operator's fault, never the tenant's (INTERNAL_ERROR, retried).
 _CAUSE_OF_ERROR_ID: dict[str, FailureCause] = {
     SHELL_PART_ID: FailureCause.INTERNAL_ERROR,
     SHELL_CELL_ID: FailureCause.INTERNAL_ERROR,

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from afs.aei import read_aei
+from afs.aei import read_aei, read_aei_bitstream
 from afs.catalog import QuotaExceeded, default_catalog
 from afs.errors import FailureCause
 from afs.models import ImageRecord
-from afs.samples import write_sample_dcp
+from afs.samples import write_sample_dcp, write_sample_module_dcp
 from afs.settings import get_settings
 from afs.status import ImageStatus
 from afs.tenants import image_store_client
@@ -79,7 +79,10 @@ def test_a_good_tarball_becomes_an_active_image_with_its_file_and_logs(
     assert json.loads(logs["status.json"])["status"] == "active"
     assert {"build.tcl", "pipeline.log", "manifest.json", "vivado/vivado.log"} <= set(logs)
     assert any(name.startswith("reports/") for name in logs)
-    assert b"Exiting Vivado" in logs["vivado/vivado.log"]
+    vivado_log = logs["vivado/vivado.log"]
+    assert b"Exiting Vivado" in vivado_log
+    assert b"INFO: [Vivado 12-3253] PR_VERIFY: check points " in vivado_log
+    assert b"\nwrite_bitstream completed successfully\n" in vivado_log
 
     bucket, _, key = record.metadata["image_file"].partition(":")
     assert bucket == get_settings().image_store_bucket
@@ -89,6 +92,10 @@ def test_a_good_tarball_becomes_an_active_image_with_its_file_and_logs(
     image = read_aei(image_path)
     assert image.metadata["image_id"] == record.id
     assert image.bitstream_length > 0
+    # The partial bitstream of the user region (a .bin: no .bit header), as the kit keeps it.
+    bitstream = read_aei_bitstream(image_path)
+    assert bytes.fromhex("aa995566") in bitstream[:200]
+    assert not bitstream.startswith(bytes.fromhex("00090ff0"))
 
 
 def test_without_a_log_directory_the_logs_land_beside_the_dcp(
@@ -228,6 +235,42 @@ def test_a_dcp_for_another_part(tenant: Tenant, tmp_path: Path) -> None:
     assert_failed_with(
         tenant, record, FailureCause.PART_MISMATCH, "xcku115-flvb2104-2-e", "xcvu9p-flgb2104-2-i"
     )
+
+
+def test_a_module_synthesized_out_of_context_is_refused_before_vivado(
+    tenant: Tenant, tmp_path: Path
+) -> None:
+    dcp = write_sample_module_dcp(tmp_path / "m.dcp").read_bytes()
+    members = {"ul_pr_top_post_synth.dcp": dcp, "manifest.json": json_bytes(manifest_for(dcp))}
+    record = build(tenant, tarball(members))
+    assert_failed_with(
+        tenant,
+        record,
+        FailureCause.DCP_NOT_ROUTED_DESIGN,
+        "ul_pr_top_post_synth.dcp is out of context",
+        "to_facs/<prj>_routed.dcp",
+    )
+    assert not [name for name in logs_of(tenant, record) if name.startswith("vivado/")]
+
+
+def test_a_design_whose_top_is_not_its_shells_is_refused_before_vivado(
+    tenant: Tenant, tmp_path: Path
+) -> None:
+    dcp = write_sample_dcp(tmp_path / "d.dcp", top="my_top").read_bytes()
+    members = {"d.dcp": dcp, "manifest.json": json_bytes(manifest_for(dcp))}
+    record = build(tenant, tarball(members))
+    assert_failed_with(
+        tenant, record, FailureCause.DCP_NOT_ROUTED_DESIGN, "'my_top'", "'fp1_shell_top'"
+    )
+    assert not [name for name in logs_of(tenant, record) if name.startswith("vivado/")]
+
+
+def test_a_design_routed_on_one_shell_and_declared_for_another_fails_pr_verify(
+    tenant: Tenant, tmp_path: Path
+) -> None:
+    record = build(tenant, sample_tarball(tmp_path, shell_id="0x01210101"))
+    assert_failed_with(tenant, record, FailureCause.PR_VERIFY_FAILED, "Vivado 12-3515")
+    assert b"are not compatible" in logs_of(tenant, record)["vivado/vivado.log"]
 
 
 def test_a_shell_id_not_allowed(tenant: Tenant, tmp_path: Path) -> None:

@@ -14,7 +14,6 @@ import pytest
 from afs.dcp import read_dcp
 from afs.samples import (
     EMULATOR_FAULTS_ENV,
-    sample_pblock_xdc,
     write_sample_dcp,
     write_sample_module_dcp,
     write_sample_shell_dcp,
@@ -22,10 +21,10 @@ from afs.samples import (
 from afs.settings import VU9P_PART, emulator_binary
 from afs.tcl import BuildScriptInputs, render_build_script
 from afs.vivado.logparse import summarize_log
+from tests.factory import run_kit_tenant_flow
 
 SHELL_ID = "0x01010029"
 OTHER_SHELL_ID = "0x01210101"
-KIT_FLOW = Path(__file__).parent / "kit" / "build_routed.tcl"
 
 
 def _emulator(*args: str, cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -71,19 +70,7 @@ def _script(tmp_path: Path, body: str, *, opens: str = "shell.dcp") -> Path:
 
 
 def _kit_flow(tmp_path: Path, shell_id: str = SHELL_ID) -> subprocess.CompletedProcess[str]:
-    """The tenant's side: the kit's implementation run against the sample shell of `shell_id`."""
-    lib = tmp_path / "lib"
-    (lib / "checkpoints").mkdir(parents=True)
-    (lib / "constraints").mkdir()
-    (tmp_path / "to_facs").mkdir()
-    write_sample_shell_dcp(lib / "checkpoints" / "SH_UL_BB_routed.dcp", shell_id)
-    (lib / "constraints" / "pr_pblock.xdc").write_text(sample_pblock_xdc())
-    write_sample_module_dcp(tmp_path / "ul_pr_top_post_synth.dcp")
-    return _emulator(
-        "-mode", "batch", "-source", str(KIT_FLOW), "-notrace",
-        "-tclargs", "lib", "ul_pr_top_post_synth.dcp", "to_facs", "ul_pr_top",
-        cwd=tmp_path,
-    )  # fmt: skip
+    return run_kit_tenant_flow(tmp_path, shell_id)
 
 
 def _parse_bit(data: bytes) -> dict[str, bytes]:

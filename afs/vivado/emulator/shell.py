@@ -37,13 +37,13 @@ proc ::afs::source_xdc {path} {
     set failures {}
     set command ""
     set number 0
-    foreach line [split $text "\n"] {
+    foreach line [split $text "\\n"] {
         incr number
         if {$command eq ""} { set first $number }
-        append command $line "\n"
+        append command $line "\\n"
         if {![info complete $command]} { continue }
         if {[string trim $command] ne "" && [catch {uplevel #0 $command} message]} {
-            lappend failures "$message \[$path:$first\]"
+            lappend failures "$message \\[$path:$first\\]"
         }
         set command ""
     }
