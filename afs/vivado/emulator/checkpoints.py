@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
-from afs.archive import file_sha256
 from afs.dcp import DCP_XML, DcpError, DcpInfo, read_dcp
 
 EMULATOR_FAULT_MEMBER = "afs_emulator_fault.txt"
@@ -285,7 +284,8 @@ def load_checkpoint(path: Path) -> Checkpoint:
                     cell.placement = (
                         _read_member(archive, f"rm_{name}.xdef", MAX_MEMBER_BYTES) or b""
                     )
-        sha256 = file_sha256(path)
+        with path.open("rb") as source:
+            sha256 = hashlib.file_digest(source, "sha256").hexdigest()
     except (DcpError, zipfile.BadZipFile, OSError, zlib.error, RuntimeError, EOFError) as exc:
         raise CheckpointError(f"'{path}' is not a valid design checkpoint: {exc}") from exc
     return Checkpoint(path=path, info=info, sha256=sha256, content=content)
