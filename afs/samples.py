@@ -51,9 +51,15 @@ _PRODUCT = "Vivado v2017.2 (64-bit)"
 _CLOCK_XDC = "create_clock -period 4.000 [get_ports clk]\n"
 
 
-def _partition(cell: Cell) -> tuple[dict[str, Cell], dict[str, Pblock]]:
-    """`cell` as the reconfigurable partition of the kit's pr_pblock.xdc."""
-    cell.reconfigurable, cell.pblock = True, USER_PBLOCK
+def _routed_on_shell(
+    shell_id: str, user_cell: Cell, *, part: str, top: str, product: str
+) -> DesignContent:
+    """A routed, not out-of-context design on the static part of `shell_id`'s sample shell.
+
+    `user_cell` (a black box in the shell, the module in an upload) is the reconfigurable
+    partition of the kit's pr_pblock.xdc.
+    """
+    user_cell.reconfigurable, user_cell.pblock = True, USER_PBLOCK
     pblock = Pblock(
         ranges=[
             ("add", "CLOCKREGION_X0Y0:CLOCKREGION_X5Y14"),
@@ -61,7 +67,16 @@ def _partition(cell: Cell) -> tuple[dict[str, Cell], dict[str, Pblock]]:
         ],
         properties={"RESET_AFTER_RECONFIG": "true", "SNAPPING_MODE": "ON"},
     )
-    return {USER_CELL: cell}, {USER_PBLOCK: pblock}
+    return DesignContent(
+        part=part,
+        top=top,
+        product=product,
+        out_of_context=False,
+        stage="routed",
+        static_placement=sample_static_placement(shell_id),
+        cells={USER_CELL: user_cell},
+        pblocks={USER_PBLOCK: pblock},
+    )
 
 
 def sample_static_placement(shell_id: str) -> bytes:
@@ -71,15 +86,8 @@ def sample_static_placement(shell_id: str) -> bytes:
 
 def sample_pblock_xdc() -> str:
     """The partition constraints a tenant's flow reads, like the kit's `pr_pblock.xdc`."""
-    cells, pblocks = _partition(Cell(ref=USER_TOP, black_box=True))
-    content = DesignContent(
-        part=VU9P_PART,
-        top=SHELL_TOP,
-        product=_PRODUCT,
-        out_of_context=False,
-        stage="routed",
-        cells=cells,
-        pblocks=pblocks,
+    content = _routed_on_shell(
+        DEFAULT_SHELL_ID, Cell(ref=USER_TOP), part=VU9P_PART, top=SHELL_TOP, product=_PRODUCT
     )
     return "# AFS sample partition constraints: a test/demo fixture.\n" + partition_xdc(content)
 
@@ -88,17 +96,8 @@ def write_sample_shell_dcp(
     path: Path, shell_id: str, *, part: str = VU9P_PART, product: str = _PRODUCT
 ) -> Path:
     """Write the sample static checkpoint of `shell_id` (TEST/DEMO FIXTURE, not a real shell)."""
-    cells, pblocks = _partition(Cell(ref=USER_TOP, black_box=True))
-    content = DesignContent(
-        part=part,
-        top=SHELL_TOP,
-        product=product,
-        out_of_context=False,
-        stage="routed",
-        static_placement=sample_static_placement(shell_id),
-        cells=cells,
-        pblocks=pblocks,
-    )
+    black_box = Cell(ref=USER_TOP, black_box=True)
+    content = _routed_on_shell(shell_id, black_box, part=part, top=SHELL_TOP, product=product)
     return write_checkpoint_file(path, content, clock_xdc=_CLOCK_XDC)
 
 
@@ -137,16 +136,7 @@ def write_sample_dcp(
     It is what the kit's flow writes to `to_facs/<prj>_routed.dcp` (and what the emulator writes
     after that flow); `payload_bytes` of the user module's placement make it opaque and unique.
     """
-    cells, pblocks = _partition(Cell(ref=USER_TOP, placement=os.urandom(payload_bytes)))
-    content = DesignContent(
-        part=part,
-        top=top,
-        product=product,
-        out_of_context=False,
-        stage="routed",
-        static_placement=sample_static_placement(shell_id),
-        cells=cells,
-        pblocks=pblocks,
-        fault=emulator_fault,
-    )
+    module = Cell(ref=USER_TOP, placement=os.urandom(payload_bytes))
+    content = _routed_on_shell(shell_id, module, part=part, top=top, product=product)
+    content.fault = emulator_fault
     return write_checkpoint_file(path, content, clock_xdc=_CLOCK_XDC)

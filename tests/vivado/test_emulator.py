@@ -365,6 +365,32 @@ def test_a_failing_constraint_is_a_critical_warning_and_read_xdc_reads_on(tmp_pa
     assert summarize_log(tmp_path / "vivado.log").errors == 0
 
 
+def test_constraints_written_as_the_kits_pr_pblock_xdc_are_read_without_complaint(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "pblock.xdc").write_text(
+        "set_property HD.RECONFIGURABLE true [get_cells {u_ul_pr_top}]\n\n"
+        "current_instance -quiet\n"
+        "create_pblock pblock_trial\n"
+        "add_cells_to_pblock [get_pblocks pblock_trial] [get_cells -quiet [list u_ul_pr_top]]\n"
+        "resize_pblock [get_pblocks pblock_trial] -add {CLOCKREGION_X0Y2:CLOCKREGION_X2Y7}\n"
+        "resize_pblock [get_pblocks pblock_trial] -remove {CLOCKREGION_X1Y3:CLOCKREGION_X1Y4}\n"
+        "set_property RESET_AFTER_RECONFIG true [get_pblocks pblock_trial]\n"
+        "set_property SNAPPING_MODE ON [get_pblocks pblock_trial]\n"
+    )
+    body = (
+        "read_xdc pblock.xdc\n"
+        "set cell [get_cells u_ul_pr_top]\n"
+        'puts "cell=[get_property PBLOCK $cell] [get_property HD.RECONFIGURABLE $cell]"\n'
+        'puts "reset=[get_property RESET_AFTER_RECONFIG [get_pblocks pblock_trial]]"\n'
+    )
+    result = _batch(_script(tmp_path, body), tmp_path)
+    assert result.returncode == 0, result.stdout
+    assert "CRITICAL WARNING" not in result.stdout
+    assert "\ncell=pblock_trial 1\n" in result.stdout
+    assert "\nreset=true\n" in result.stdout
+
+
 def test_write_checkpoint_and_debug_probes(tmp_path: Path) -> None:
     body = (
         "write_checkpoint static_copy\n"
