@@ -10,11 +10,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from afs.api.commands import register as register_api_commands
-from afs.client_commands import register as register_client_commands
+from afs.client.commands import register as register_client_commands
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from afs.demo import run_demo
+    from afs.devstack.demo import run_demo
     from afs.status import ImageStatus
 
     tarball = args.tarball.resolve() if args.tarball else None
@@ -30,7 +30,7 @@ def _worker(args: argparse.Namespace) -> int:
 
     from prefect import serve
 
-    from afs.doctor import configuration_checks
+    from afs.orchestration.doctor import configuration_checks
     from afs.settings import get_settings
     from deployments import factory_deployments
     from deployments.automations import HEARTBEAT_SECONDS, ensure_automations
@@ -49,7 +49,7 @@ def _worker(args: argparse.Namespace) -> int:
 
 
 def _dispatcher(args: argparse.Namespace) -> int:
-    from afs.dispatch import start_dispatcher
+    from afs.orchestration.dispatch import start_dispatcher
     from deployments import CREATE_DEPLOYMENT_PATH, DELETE_DEPLOYMENT_PATH
 
     dispatcher, stop = start_dispatcher(
@@ -63,7 +63,7 @@ def _dispatcher(args: argparse.Namespace) -> int:
 
 
 def _pack(args: argparse.Namespace) -> int:
-    from afs.archive import pack
+    from afs.inputs.archive import pack
 
     try:
         manifest = pack(
@@ -77,7 +77,7 @@ def _pack(args: argparse.Namespace) -> int:
 
 
 def _dcp_info(args: argparse.Namespace) -> int:
-    from afs.dcp import DcpError, read_dcp
+    from afs.inputs.dcp import DcpError, read_dcp
 
     try:
         info = read_dcp(args.path)
@@ -89,7 +89,7 @@ def _dcp_info(args: argparse.Namespace) -> int:
 
 
 def _sample(args: argparse.Namespace) -> int:
-    from afs import samples
+    from afs.devstack import samples
 
     try:
         if args.what == "shell":
@@ -107,7 +107,7 @@ def _sample(args: argparse.Namespace) -> int:
 
 
 def _vivado_log(args: argparse.Namespace) -> int:
-    from afs.vivado.logparse import summarize_log
+    from afs.build.vivado.logparse import summarize_log
 
     try:
         summary = summarize_log(args.path)
@@ -119,7 +119,7 @@ def _vivado_log(args: argparse.Namespace) -> int:
 
 
 def _doctor(args: argparse.Namespace) -> int:
-    from afs.doctor import all_checks
+    from afs.orchestration.doctor import all_checks
     from afs.settings import get_settings
 
     checks = all_checks(get_settings())

@@ -21,6 +21,8 @@ from pydantic import (
 
 from afs.status import ImageStatus
 
+# The metadata key under which an active image records where its image file is (`bucket:key`).
+IMAGE_FILE_KEY = "image_file"
 IMAGE_ID_PATTERN = r"^[0-9a-f]{32}$"
 PROJECT_ID_PATTERN = r"^[0-9a-f]{32}$"
 

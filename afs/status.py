@@ -1,10 +1,11 @@
-"""Image statuses and the one mapping from a Prefect flow-run state type to an image status."""
+"""Image statuses, the quota's statuses, and the transitions the catalog allows: plain Python.
+
+The mapping from a Prefect flow-run state to a status is `afs.orchestration.states`.
+"""
 
 from __future__ import annotations
 
 from enum import StrEnum
-
-from prefect.client.schemas.objects import StateType
 
 
 class ImageStatus(StrEnum):
@@ -21,24 +22,6 @@ IN_CREATION: frozenset[ImageStatus] = frozenset(
     {ImageStatus.INITIALING, ImageStatus.SCHEDULING, ImageStatus.CREATING}
 )
 FINISHED: frozenset[ImageStatus] = frozenset({ImageStatus.ACTIVE, ImageStatus.ERROR})
-
-_STATUS_OF_STATE: dict[StateType, ImageStatus] = {
-    StateType.SCHEDULED: ImageStatus.SCHEDULING,
-    StateType.PENDING: ImageStatus.SCHEDULING,
-    StateType.PAUSED: ImageStatus.SCHEDULING,
-    StateType.RUNNING: ImageStatus.CREATING,
-    StateType.CANCELLING: ImageStatus.CREATING,
-    StateType.COMPLETED: ImageStatus.ACTIVE,
-    StateType.FAILED: ImageStatus.ERROR,
-    StateType.CRASHED: ImageStatus.ERROR,
-    StateType.CANCELLED: ImageStatus.ERROR,
-}
-
-
-def image_status_for(state_type: StateType) -> ImageStatus:
-    """The image status a flow run in `state_type` stands for (DESIGN.md, "Image status")."""
-    return _STATUS_OF_STATE[state_type]
-
 
 # Every status change the catalog accepts, source -> allowed targets. A status may repeat itself
 # while unfinished (a newer message or flow run); a finished image only moves on to be deleted, or

@@ -17,8 +17,15 @@ import requests
 import requests.auth
 from pydantic import BaseModel
 
-from afs.api import signing
-from afs.localstack import free_port, prefect_environment, prefect_server, s3_server, start, stop
+from afs.devstack.localstack import (
+    free_port,
+    prefect_environment,
+    prefect_server,
+    s3_server,
+    start,
+    stop,
+)
+from afs.wire import signing
 
 
 class Timings(BaseModel):

@@ -16,7 +16,7 @@ import uuid
 
 from afs import storage
 from afs.catalog import default_catalog
-from afs.credentials import CredentialStore
+from afs.catalog.credentials import CredentialStore
 from afs.settings import get_settings
 from afs.status import IN_CREATION
 from afs.tenants import TenantStorage, save_tenant, tenant_client

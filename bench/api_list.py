@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import insert
 
 from afs.catalog import default_catalog, fpga_images
-from afs.credentials import CredentialStore
+from afs.catalog.credentials import CredentialStore
 from afs.settings import get_settings
 from bench._api import embedded_api, fixed_cpu_work, measure, signed_session
 

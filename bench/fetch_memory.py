@@ -83,7 +83,7 @@ def main() -> int:
         print(json.dumps(one_fetch(endpoint, key, Path(work))))
         return 0
 
-    from afs.localstack import s3_server
+    from afs.devstack.localstack import s3_server
 
     with tempfile.TemporaryDirectory(prefix="afs-bench-") as work, s3_server(Path(work)) as s3:
         expected = {

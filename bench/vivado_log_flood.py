@@ -18,17 +18,17 @@ import tempfile
 import time
 from pathlib import Path
 
-from afs.samples import EMULATOR_FAULTS_ENV
+from afs.devstack.samples import EMULATOR_FAULTS_ENV
 
 LIMIT_MB = 64
 
 
 def one_build(flood_mb: int, work: Path) -> dict[str, float]:
     """Child mode: one emulated build whose Vivado writes `flood_mb` MB of log."""
-    from afs.samples import write_sample_dcp, write_sample_shell_dcp
+    from afs.build.tcl import BuildScriptInputs, render_build_script
+    from afs.build.vivado.runner import run_vivado
+    from afs.devstack.samples import write_sample_dcp, write_sample_shell_dcp
     from afs.settings import emulator_binary
-    from afs.tcl import BuildScriptInputs, render_build_script
-    from afs.vivado.runner import run_vivado
 
     inputs = BuildScriptInputs(
         image_id="bench",

@@ -13,14 +13,14 @@ from prefect.exceptions import TerminationSignal
 from prefect.runtime import flow_run as current_run
 from pydantic import Field
 
-from afs.build import BuildJob, ImageFile, image_metadata
+from afs.build.logbundle import BuildOutcome
+from afs.build.steps import BuildJob, ImageFile, image_metadata
+from afs.build.workspace import Workspace
 from afs.catalog import default_catalog
 from afs.errors import FailureCause, ImageBuildError
-from afs.lifecycle import record_run_state
-from afs.logbundle import BuildOutcome
 from afs.models import IMAGE_ID_PATTERN, PROJECT_ID_PATTERN, FpgaImageRequest
+from afs.orchestration.lifecycle import record_run_state
 from afs.settings import get_settings
-from afs.workspace import Workspace
 from tasks.check_archive import check_archive
 from tasks.fetch_dcp import fetch_dcp
 from tasks.mark_active import mark_active

@@ -9,8 +9,8 @@ from prefect.client.schemas.objects import FlowRun, State
 from pydantic import Field
 
 from afs.catalog import default_catalog
-from afs.deletion import delete_image
 from afs.models import IMAGE_ID_PATTERN
+from afs.orchestration.deletion import delete_image
 from afs.settings import get_settings
 
 ImageId = Annotated[str, Field(pattern=IMAGE_ID_PATTERN, description="the image to delete")]

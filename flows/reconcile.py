@@ -1,4 +1,4 @@
-"""Scheduled: bring the catalog in line with Prefect's run states (see afs/reconcile.py)."""
+"""Scheduled: bring the catalog in line with Prefect's run states (afs.orchestration.reconcile)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from prefect import flow, get_client, get_run_logger
 from prefect.exceptions import ObjectNotFound
 
 from afs.catalog import default_catalog
-from afs.reconcile import RunState, reconcile_images
+from afs.orchestration.reconcile import RunState, reconcile_images
 
 
 def read_run_state(flow_run_id: str) -> RunState | None:

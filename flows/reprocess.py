@@ -1,11 +1,11 @@
-"""Scheduled: give images that failed for a transient cause another build (afs/reprocess.py)."""
+"""Scheduled: rebuild images that failed for a transient cause (afs.orchestration.reprocess)."""
 
 from __future__ import annotations
 
 from prefect import flow, get_run_logger
 
 from afs.catalog import default_catalog
-from afs.reprocess import requeue_transient_failures
+from afs.orchestration.reprocess import requeue_transient_failures
 from afs.settings import get_settings
 
 

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from prefect import get_run_logger, task
 
-from afs.archive import CheckedInput
-from afs.build import check_input
+from afs.build.steps import check_input
+from afs.build.workspace import Workspace
+from afs.inputs.archive import CheckedInput
 from afs.settings import get_settings
-from afs.workspace import Workspace
 
 
 @task(name="check-archive")

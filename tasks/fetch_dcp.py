@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from prefect import get_run_logger, task
 
-from afs.build import BuildJob, fetch_input
+from afs.build.steps import BuildJob, fetch_input
+from afs.build.workspace import Workspace
 from afs.settings import get_settings
 from afs.storage import Download
-from afs.workspace import Workspace
 
 
 @task(name="fetch-dcp")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from prefect import task
 
-from afs.build import BuildJob, ImageFile
+from afs.build.steps import BuildJob, ImageFile
 from afs.catalog import default_catalog
 from afs.models import ImageRecord
 

@@ -4,9 +4,9 @@ from pathlib import Path
 
 from prefect import task
 
-from afs.logbundle import BuildOutcome
-from afs.logbundle import package_logs as write_log_tarball
-from afs.workspace import Workspace
+from afs.build.logbundle import BuildOutcome
+from afs.build.logbundle import package_logs as write_log_tarball
+from afs.build.workspace import Workspace
 
 
 @task(name="package-logs")

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from prefect import task
 
-from afs.archive import CheckedInput
-from afs.build import BuildJob, write_build_script
+from afs.build.steps import BuildJob, write_build_script
+from afs.build.tcl import BuildScriptInputs
+from afs.build.workspace import Workspace
+from afs.inputs.archive import CheckedInput
 from afs.settings import get_settings
-from afs.tcl import BuildScriptInputs
-from afs.workspace import Workspace
 
 
 @task(name="render-tcl")

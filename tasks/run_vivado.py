@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from prefect import get_run_logger, task
 
-from afs.archive import CheckedInput
-from afs.build import build_bitstream
+from afs.build.steps import build_bitstream
+from afs.build.vivado.runner import VivadoRun
+from afs.build.workspace import Workspace
+from afs.inputs.archive import CheckedInput
 from afs.settings import get_settings
-from afs.vivado.runner import VivadoRun
-from afs.workspace import Workspace
 
 
 @task(name="run-vivado")

@@ -5,10 +5,10 @@ from typing import Any
 
 from prefect import get_run_logger, task
 
-from afs.build import BuildJob, ImageFile, deliver_logs, store_image
-from afs.build import discard_image as remove_image_file
+from afs.build.steps import BuildJob, ImageFile, deliver_logs, store_image
+from afs.build.steps import discard_image as remove_image_file
+from afs.build.workspace import Workspace
 from afs.settings import get_settings
-from afs.workspace import Workspace
 
 
 @task(name="upload-image")

@@ -3,10 +3,10 @@ from __future__ import annotations
 from prefect import get_client, task
 from prefect.runtime import flow_run
 
-from afs.build import BuildJob, job_for_image
+from afs.build.steps import BuildJob, job_for_image
 from afs.catalog import default_catalog
-from afs.dispatch import run_tags
 from afs.models import FpgaImageRequest
+from afs.orchestration.dispatch import run_tags
 
 
 def _label_this_run(project_id: str, image_id: str) -> None:

@@ -18,8 +18,8 @@ _PREFECT_PORT = None
 
 
 def _configure_environment() -> None:
-    from afs.localstack import free_port, prefect_environment
-    from afs.samples import EMULATOR_FAULTS_ENV
+    from afs.devstack.localstack import free_port, prefect_environment
+    from afs.devstack.samples import EMULATOR_FAULTS_ENV
 
     global _PREFECT_PORT
     _PREFECT_PORT = free_port()
@@ -41,7 +41,7 @@ def session_dir() -> Path:
 @pytest.fixture(scope="session")
 def s3_endpoint(session_dir: Path) -> Iterator[str]:
     """moto's S3 server in its own process, over HTTP."""
-    from afs.localstack import s3_server
+    from afs.devstack.localstack import s3_server
 
     with s3_server(session_dir / "logs") as endpoint:
         yield endpoint
@@ -50,7 +50,7 @@ def s3_endpoint(session_dir: Path) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def prefect_api(session_dir: Path) -> Iterator[str]:
     """A real Prefect server (SQLite) at the PREFECT_API_URL this session was configured with."""
-    from afs.localstack import prefect_server
+    from afs.devstack.localstack import prefect_server
 
     with prefect_server(session_dir / "prefect", port=_PREFECT_PORT) as api_url:
         yield api_url
@@ -81,7 +81,7 @@ def s3_client(s3_endpoint: str):
 def factory(s3_endpoint: str, prefect_api: str) -> Iterator[None]:
     """Settings pointed at this session's servers, with the sample shells installed."""
     from afs.catalog import default_catalog
-    from afs.embedded import install_sample_shells
+    from afs.devstack.embedded import install_sample_shells
     from afs.settings import get_settings
 
     os.environ["AFS_OBS_ENDPOINT"] = s3_endpoint
@@ -101,7 +101,7 @@ def tenant(factory: None, s3_endpoint: str):
 @pytest.fixture(scope="session")
 def postgres_url(session_dir: Path) -> Iterator[str]:
     """A real PostgreSQL server (the scale-out catalog), started for this session."""
-    from afs.localstack import postgres_server
+    from afs.devstack.localstack import postgres_server
 
     with postgres_server(session_dir / "logs") as url:
         yield url

@@ -12,14 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from afs import storage
-from afs.archive import pack
-from afs.models import FpgaImageRequest
-from afs.samples import (
+from afs.devstack.samples import (
     sample_pblock_xdc,
     write_sample_dcp,
     write_sample_module_dcp,
     write_sample_shell_dcp,
 )
+from afs.inputs.archive import pack
+from afs.models import FpgaImageRequest
 from afs.settings import emulator_binary, get_settings
 from afs.tenants import TenantStorage, save_tenant, tenant_client
 
@@ -63,7 +63,7 @@ def sample_tarball(tmp_path: Path, *, emulator_fault: str | None = None, **pack_
     return out.read_bytes()
 
 
-KIT_TENANT_FLOW = Path(__file__).parent / "vivado" / "kit" / "build_routed.tcl"
+KIT_TENANT_FLOW = Path(__file__).parent / "build" / "vivado" / "kit" / "build_routed.tcl"
 
 
 def run_kit_tenant_flow(work: Path, shell_id: str) -> subprocess.CompletedProcess[str]:

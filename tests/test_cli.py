@@ -8,8 +8,8 @@ import sys
 import tarfile
 from pathlib import Path
 
-from afs.dcp import read_dcp
-from afs.samples import SHELL_TOP, write_sample_dcp, write_sample_module_dcp
+from afs.devstack.samples import SHELL_TOP, write_sample_dcp, write_sample_module_dcp
+from afs.inputs.dcp import read_dcp
 
 
 def afs(*args: str) -> subprocess.CompletedProcess:

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from afs.catalog import default_catalog
-from afs.dispatch import deployment_starter, dispatch_pending
-from afs.embedded import wait_for_deployment, worker
+from afs.devstack.embedded import wait_for_deployment, worker
 from afs.models import ImageRecord
+from afs.orchestration.dispatch import deployment_starter, dispatch_pending
 from afs.status import FINISHED, ImageStatus
 from deployments import CREATE_DEPLOYMENT_PATH
 from tests.factory import Tenant, discard_waiting_runs, read_log_tarball, sample_tarball

@@ -20,7 +20,7 @@ from botocore.exceptions import (
 from botocore.response import StreamingBody
 from pydantic import SecretStr
 
-from afs.localstack import free_port
+from afs.devstack.localstack import free_port
 from afs.storage import (
     Download,
     ObjectInaccessible,

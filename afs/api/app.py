@@ -13,14 +13,15 @@ from pydantic import BaseModel
 
 from afs.api import associations, images
 from afs.api.limits import BodyLimit
-from afs.api.problems import ErrorBody, install_error_handlers
-from afs.api.replay import ReplayGuard
-from afs.api.schemas import AssociationBody, Health
+from afs.api.problems import install_error_handlers
 from afs.api.services import Services
 from afs.catalog import Catalog, default_catalog
-from afs.credentials import CredentialStore
+from afs.catalog.credentials import CredentialStore
+from afs.catalog.replay import ReplayGuard
 from afs.models import CreateFpgaImageBody
 from afs.settings import Settings, get_settings
+from afs.wire.errors import ErrorBody
+from afs.wire.schemas import AssociationBody, Health
 
 # Bodies the routes parse themselves (afs/api/body.py): their schemas go into the document here.
 _PARSED_BODIES: tuple[type[BaseModel], ...] = (CreateFpgaImageBody, AssociationBody)

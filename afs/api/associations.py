@@ -13,15 +13,15 @@ from afs.api.auth import Caller, CallerDep
 from afs.api.body import openapi_body, parse_json_body
 from afs.api.images import ImageId, ProjectId, page_window
 from afs.api.problems import error_responses
-from afs.api.schemas import (
+from afs.api.services import Services, services
+from afs.errors import ApiErrorCode as E
+from afs.wire.schemas import (
     Association,
     AssociationBody,
     AssociationList,
     AssociationsQuery,
     ImageItem,
 )
-from afs.api.services import Services, services
-from afs.errors import ApiErrorCode as E
 
 router = APIRouter(tags=["associations"])
 ServicesDep = Annotated[Services, Depends(services)]

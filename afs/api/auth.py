@@ -15,15 +15,15 @@ from fastapi import Depends, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from afs.api import signing
 from afs.api.problems import ApiError
 from afs.api.services import Services, services
-from afs.credentials import AccessKey
+from afs.catalog.credentials import AccessKey
 from afs.errors import ApiErrorCode
 from afs.models import PROJECT_ID_PATTERN
+from afs.wire import signing
 
 _PROJECT_ID = re.compile(PROJECT_ID_PATTERN)
-_READS = {"GET", "HEAD"}  # replaying a read changes nothing (afs/api/replay.py)
+_READS = {"GET", "HEAD"}  # replaying a read changes nothing (afs/catalog/replay.py)
 _CLIENT_TOKEN_HEADER = "x-client-token"  # noqa: S105 - a header name
 
 

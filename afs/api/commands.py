@@ -19,7 +19,7 @@ from afs.models import PROJECT_ID_PATTERN
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from afs.localstack import stop
+    from afs.devstack.localstack import stop
 
     # The API never waits for Prefect: the dispatcher turns the rows it writes into flow runs.
     # It runs in a process of its own so that its Prefect calls never hold a serving process's
@@ -43,7 +43,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _create_credentials(args: argparse.Namespace) -> int:
     from afs.catalog import default_catalog
-    from afs.credentials import CredentialStore
+    from afs.catalog.credentials import CredentialStore
     from afs.settings import get_settings
 
     if not re.fullmatch(PROJECT_ID_PATTERN, args.project):

@@ -13,18 +13,18 @@ from afs import storage
 from afs.api.auth import Caller, CallerDep, CreateCallerDep, replay_refused
 from afs.api.body import openapi_body, parse_json_body
 from afs.api.problems import ApiError, error_responses
-from afs.api.schemas import (
+from afs.api.services import Services, services
+from afs.catalog import ClientToken
+from afs.errors import ApiErrorCode as E
+from afs.models import IMAGE_ID_PATTERN, PROJECT_ID_PATTERN, CreateFpgaImageBody
+from afs.tenants import BucketNotOwned, TenantNotConfigured, check_dcp_readable
+from afs.wire.schemas import (
     CreatedImage,
     CreateImageResponse,
     ImageList,
     ListQuery,
     PagedQuery,
 )
-from afs.api.services import Services, services
-from afs.catalog import ClientToken
-from afs.errors import ApiErrorCode as E
-from afs.models import IMAGE_ID_PATTERN, PROJECT_ID_PATTERN, CreateFpgaImageBody
-from afs.tenants import BucketNotOwned, TenantNotConfigured, check_dcp_readable
 
 router = APIRouter(tags=["fpga images"])
 ServicesDep = Annotated[Services, Depends(services)]

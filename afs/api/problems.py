@@ -15,11 +15,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from afs import catalog
 from afs.errors import ApiErrorCode
+from afs.wire.errors import ErrorBody, ErrorDetail
 
 log = logging.getLogger(__name__)
 
@@ -60,17 +60,6 @@ class ApiError(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
-
-
-class ErrorDetail(BaseModel):
-    code: str
-    message: str
-
-
-class ErrorBody(BaseModel):
-    """The body of every error answer."""
-
-    error: ErrorDetail
 
 
 def error_response(

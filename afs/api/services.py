@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
-from afs.api.replay import ReplayGuard
 from afs.catalog import Catalog
-from afs.credentials import CredentialStore
+from afs.catalog.credentials import CredentialStore
+from afs.catalog.replay import ReplayGuard
 from afs.settings import Settings
 
 

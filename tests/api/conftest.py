@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from afs.catalog import default_catalog
-from afs.credentials import CredentialStore
-from afs.localstack import free_port, start, stop
+from afs.catalog.credentials import CredentialStore
+from afs.devstack.localstack import free_port, start, stop
 from afs.models import FpgaImageRequest
 from afs.settings import get_settings
 from tests.api.sdk import SdkClient

@@ -95,14 +95,14 @@ def error_of(response: requests.Response) -> tuple[int, str]:
 
 
 class SignedAuth(requests.auth.AuthBase):
-    """requests' auth hook signing the final request with afs.api.signing (the client side)."""
+    """requests' auth hook signing the final request with afs.wire.signing (the client side)."""
 
     def __init__(self, access_key: str, secret_key: str) -> None:
         self.access_key = access_key
         self.secret_key = secret_key
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        from afs.api import signing
+        from afs.wire import signing
 
         body = request.body or b""
         body = body.encode() if isinstance(body, str) else body

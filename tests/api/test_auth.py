@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 
-from afs.api import signing
 from afs.catalog import default_catalog
+from afs.wire import signing
 from tests.api.conftest import Project, active_image, failed_image
 from tests.api.sdk import SdkClient, error_of
 

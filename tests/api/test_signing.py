@@ -11,7 +11,7 @@ from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkcore.sdk_request import SdkRequest
 from huaweicloudsdkcore.signer.signer import Signer
 
-from afs.api import signing
+from afs.wire import signing
 
 AK, SK = "HPUAEXAMPLEACCESSKEY", "exampleSecretKey0123456789abcdefghijklmn"
 WHEN = datetime(2026, 11, 27, 10, 0, 0, tzinfo=UTC)

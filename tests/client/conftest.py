@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from afs.catalog import default_catalog
+from afs.catalog.credentials import CredentialStore
 from afs.client import FactoryClient
-from afs.client_config import ClientConfig, StorageCredentials
-from afs.credentials import CredentialStore
-from afs.embedded import api_server, wait_for_deployment, worker
-from afs.localstack import wait_until_healthy
+from afs.client.config import ClientConfig, StorageCredentials
+from afs.devstack.embedded import api_server, wait_for_deployment, worker
+from afs.devstack.localstack import wait_until_healthy
 from afs.settings import get_settings
 from deployments import CREATE_DEPLOYMENT_PATH, DELETE_DEPLOYMENT_PATH
 from tests.factory import Tenant

@@ -10,7 +10,7 @@ from pydantic import SecretStr
 
 from afs.catalog import default_catalog
 from afs.client import ApiError, ApiUnreachable, FactoryClient, ImageNotFound
-from afs.client_config import ClientConfig, ConfigError
+from afs.client.config import ClientConfig, ConfigError
 from afs.models import FpgaImageRequest
 from afs.status import ImageStatus
 from tests.factory import Tenant, sample_tarball
@@ -148,7 +148,7 @@ def test_showing_an_image_of_another_project_is_not_found(
 
 
 def test_an_api_that_does_not_answer_is_reported_with_its_url(config: ClientConfig) -> None:
-    from afs.localstack import free_port
+    from afs.devstack.localstack import free_port
 
     nowhere = config.model_copy(update={"api_url": f"http://127.0.0.1:{free_port()}"})
 

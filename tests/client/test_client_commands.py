@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from afs.cli import main
-from afs.client_commands import ProgressBar
-from afs.client_config import ClientConfig
+from afs.client.commands import ProgressBar
+from afs.client.config import ClientConfig
 from tests.factory import Tenant, sample_tarball
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from afs.client_config import ConfigError, load_client_config
+from afs.client.config import ConfigError, load_client_config
 
 PROJECT = "0123456789abcdef0123456789abcdef"
 API_ENVIRONMENT = {

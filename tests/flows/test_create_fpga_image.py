@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from afs.aei import read_aei, read_aei_bitstream
+from afs.build.aei import read_aei, read_aei_bitstream
 from afs.catalog import QuotaExceeded, default_catalog
+from afs.devstack.samples import write_sample_dcp, write_sample_module_dcp
 from afs.errors import FailureCause
 from afs.models import ImageRecord
-from afs.samples import write_sample_dcp, write_sample_module_dcp
 from afs.settings import get_settings
 from afs.status import ImageStatus
 from afs.tenants import image_store_client
@@ -407,7 +407,7 @@ def test_an_object_over_the_size_limit_is_an_illegal_input_size(
 def test_an_unreachable_object_store_is_storage_unavailable(
     s3_endpoint: str, factory: None, tmp_path: Path
 ) -> None:
-    from afs.localstack import free_port
+    from afs.devstack.localstack import free_port
     from afs.tenants import save_tenant
 
     tenant = Tenant(s3_endpoint)

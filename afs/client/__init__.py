@@ -1,0 +1,32 @@
+"""The tenant's client: the typed library of the API, its `afs image` commands, its configuration.
+
+It shares only the wire format (`afs.wire`) with the server: it imports neither the API, the
+catalog nor Prefect. The library's names are importable from here, loaded on first use, so that
+`afs --help` and `afs pack` do not pay for an HTTP client they never use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LIBRARY_NAMES = frozenset(
+    {
+        "MAX_LOG_TARBALL_BYTES",
+        "ApiError",
+        "ApiUnreachable",
+        "FactoryClient",
+        "ImageNotFound",
+        "LogMember",
+        "LogTarball",
+        "SdkHmacAuth",
+        "log_tarball_location",
+    }
+)
+__all__ = sorted(_LIBRARY_NAMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LIBRARY_NAMES:
+        return getattr(importlib.import_module("afs.client.library"), name)
+    raise AttributeError(f"module 'afs.client' has no attribute {name!r}")

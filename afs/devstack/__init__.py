@@ -1,0 +1,1 @@
+"""The embedded default: local servers, the demo, the emulator samples."""

@@ -1,0 +1,133 @@
+"""The embedded default: every server the factory needs, on one machine, started by one command.
+
+A local S3-compatible store (moto's server) when no AFS_OBS_ENDPOINT is set, a Prefect server on
+SQLite, a worker process serving the factory's deployments, and the HTTP API (`afs serve`, which
+runs the dispatcher beside it). The Vivado binaries default to the
+emulator, and the shells' static checkpoints to emulator samples: this stack builds no real image.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from afs.devstack.localstack import (
+    free_port,
+    prefect_environment,
+    prefect_server,
+    s3_server,
+    start,
+    stop,
+    wait_until_healthy,
+)
+from afs.devstack.samples import write_sample_shell_dcp
+from afs.orchestration.doctor import pin_shell
+from afs.settings import Settings, get_settings
+
+# Embedded runs are short: poll for new runs every second instead of Prefect's 10 s default.
+_WORKER_ENVIRONMENT = {"PREFECT_RUNNER_POLL_FREQUENCY": "1"}
+# And the dispatcher beside the API turns new images into runs twice a second.
+_DISPATCH_INTERVAL_SECONDS = "0.5"
+
+
+class EmbeddedStack(BaseModel):
+    obs_endpoint: str
+    prefect_api_url: str
+    api_url: str
+    logs_dir: Path
+
+
+def install_sample_shells(settings: Settings) -> list[Path]:
+    """Emulator sample shell checkpoints for every allowed shell id that has none installed."""
+    settings.shells_dir.mkdir(parents=True, exist_ok=True)
+    installed = []
+    for shell_id in settings.allowed_shell_ids:
+        path = settings.shells_dir / f"{shell_id}.dcp"
+        if not path.exists():
+            write_sample_shell_dcp(path, shell_id)
+            pin_shell(path)
+            installed.append(path)
+    return installed
+
+
+@contextlib.contextmanager
+def worker(logs_dir: Path) -> Iterator[subprocess.Popen]:
+    """`afs worker` in its own process: serves the deployments until stopped."""
+    log = logs_dir / "worker.log"
+    env = {**os.environ, **_WORKER_ENVIRONMENT}
+    command = [sys.executable, "-m", "afs.cli", "worker"]
+    process = start(command, None, log, env, timeout=60)
+    try:
+        yield process
+    finally:
+        stop(process, grace=20)
+
+
+@contextlib.contextmanager
+def api_server(logs_dir: Path) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`afs serve` in its own process; yields its URL at once (see wait_until_healthy)."""
+    port = free_port()
+    command = [sys.executable, "-m", "afs.cli", "serve", "--port", str(port),
+               "--dispatch-interval", _DISPATCH_INTERVAL_SECONDS]  # fmt: skip
+    process = start(command, None, logs_dir / "api.log", dict(os.environ), timeout=90)
+    try:
+        yield f"http://127.0.0.1:{port}", process
+    finally:
+        stop(process, grace=20)
+
+
+def wait_for_deployment(name: str, timeout: float = 120) -> None:
+    """Block until the worker has registered deployment `name` with the Prefect server."""
+    from prefect import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    deadline = time.monotonic() + timeout
+    with get_client(sync_client=True) as client:
+        while True:
+            try:
+                client.read_deployment_by_name(name)
+                return
+            except ObjectNotFound:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"deployment {name} was not registered in time") from None
+                time.sleep(0.5)
+
+
+@contextlib.contextmanager
+def embedded_stack(home: Path) -> Iterator[EmbeddedStack]:
+    """Start the stack under `home`, point this process's settings at it, stop it on exit."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from deployments import CREATE_DEPLOYMENT_PATH
+
+    logs_dir = home / "logs"
+    os.environ["AFS_HOME"] = str(home)
+    os.environ["AFS_ALLOW_EMULATOR"] = "true"  # this stack exists to run without Vivado
+    with contextlib.ExitStack() as stack:
+        endpoint = os.environ.get("AFS_OBS_ENDPOINT") or stack.enter_context(s3_server(logs_dir))
+        os.environ["AFS_OBS_ENDPOINT"] = endpoint
+        api_url = stack.enter_context(prefect_server(home / "prefect"))
+        os.environ.update(prefect_environment(home / "prefect", api_url))
+        stack.enter_context(temporary_settings(updates={PREFECT_API_URL: api_url}))
+        get_settings.cache_clear()
+        install_sample_shells(get_settings())
+        # The API starts while the worker registers the deployments: both take seconds.
+        factory_api_url, factory_api = stack.enter_context(api_server(logs_dir))
+        stack.enter_context(worker(logs_dir))
+        wait_for_deployment(CREATE_DEPLOYMENT_PATH)
+        wait_until_healthy(
+            f"{factory_api_url}/health", factory_api, timeout=90, log=logs_dir / "api.log"
+        )
+        yield EmbeddedStack(
+            obs_endpoint=endpoint,
+            prefect_api_url=api_url,
+            api_url=factory_api_url,
+            logs_dir=logs_dir,
+        )

@@ -1,0 +1,512 @@
+"""The tarball a tenant uploads (FP1 developer-kit format): checking it, and packing one.
+
+A plain tar with one `*.dcp` and one `manifest.json` at its root (`./` prefixes allowed).
+
+check_tarball's order, so that the most specific useful cause wins:
+ 1. the file is a readable, uncompressed tar                         CORRUPT_ARCHIVE
+ 2. each member header, in tar order: member count                   INPUT_SIZE_ILLEGAL
+    regular file or directory, relative, no `..`                     CORRUPT_ARCHIVE
+    member size                                                      INPUT_SIZE_ILLEGAL
+    a second manifest or DCP at the root                             CORRUPT_ARCHIVE
+ 3. a manifest at the root, then a DCP at the root                   MANIFEST_NOT_FOUND,
+                                                                     DCP_NOT_FOUND
+ 4. the manifest: size, JSON, flat object of strings, fields         MANIFEST_PARSE_FAILED
+    PCI ids                                                          PCIID_SYNTAX_INVALID
+    shell id (syntax or allow-list), tool version                    SHELL_/TOOL_VERSION_INVALID
+ 5. the DCP's sha256 against the manifest                            DCP_INTEGRITY_UNVERIFIED
+    (before reading the DCP: a DCP damaged in transit is an integrity failure, not a bad design)
+ 6. the DCP is a ZIP with a readable dcp.xml; its part               DCP_CORRUPT, PART_MISMATCH
+
+Only headers are read until step 4; only the manifest and the DCP are ever extracted, streamed
+into `work_dir` under their root names (never a directory taken from the tar), and the DCP is
+removed again if a later check fails. `tarfile.data_filter` (PEP 706) is not used: it strips a
+leading `/` instead of refusing it and allows links that stay inside the destination, while this
+format allows regular files only; and nothing here goes through tarfile's own extract methods.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import tarfile
+import tempfile
+from collections.abc import Collection
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from pydantic import BaseModel, ValidationError
+
+from afs.errors import FailureCause, ImageBuildError
+from afs.inputs.dcp import DcpError, DcpInfo, read_dcp, whole_design_problem
+from afs.models import PCI_ID_FIELDS, Manifest
+from afs.settings import VU9P_PART
+
+MANIFEST_NAME = "manifest.json"
+DCP_SUFFIX = ".dcp"
+MAX_EXTENDED_HEADER_BYTES = 64 * 1024
+_BLOCK = 512
+_PAX_TYPES = (b"x", b"g")  # pax, pax global
+_EXTENDED_TYPES = (*_PAX_TYPES, b"L", b"K")  # and GNU long name, GNU long link
+_MAX_PAX_LENGTH_DIGITS = 20
+_CHUNK = 1 << 20
+# Leading bytes of the compressed formats a tenant is most likely to upload by mistake.
+_COMPRESSED_MAGIC = {
+    b"\x1f\x8b": "gzip",
+    b"BZh": "bzip2",
+    b"\xfd7zXZ\x00": "xz",
+    b"\x28\xb5\x2f\xfd": "zstd",
+}
+
+
+class ArchiveLimits(BaseModel):
+    max_members: int
+    max_member_bytes: int
+    max_manifest_bytes: int
+
+
+class CheckedInput(BaseModel):
+    manifest: Manifest
+    dcp_path: Path
+    manifest_path: Path
+    dcp: DcpInfo
+    dcp_sha256: str
+
+
+def _octal_or_base256(field: bytes) -> int | None:
+    if field[:1] and field[0] & 0x80:  # GNU base-256 for sizes beyond 8 GiB
+        return int.from_bytes(bytes([field[0] & 0x7F]) + field[1:], "big")
+    digits = field.replace(b"\0", b" ").strip()
+    try:
+        return int(digits, 8) if digits else 0
+    except ValueError:
+        return None
+
+
+def _checksum_matches(block: bytes) -> bool:
+    """The header's own checksum: the sum of its bytes with the checksum field read as spaces."""
+    stored = _octal_or_base256(block[148:156])
+    return stored == sum(block[:148]) + 8 * 0x20 + sum(block[156:])
+
+
+def _pax_records_sound(records: bytes) -> bool:
+    """Each record is `LENGTH KEYWORD=VALUE\\n`, LENGTH counting the whole record (POSIX pax).
+
+    Checked in linear time because this Python's tarfile (before CVE-2024-6232 was fixed) parses
+    a malformed pax header in quadratic time: 60 KB of digits alone cost it 7 seconds.
+    """
+    records = records.rstrip(b"\0")  # some writers pad the header's data with NULs
+    position = 0
+    while position < len(records):
+        space = records.find(b" ", position, position + _MAX_PAX_LENGTH_DIGITS + 1)
+        digits = records[position:space]
+        if space < 0 or not digits.isdigit():
+            return False
+        end = position + int(digits)
+        if end > len(records) or end <= space + 1 or records[end - 1 : end] != b"\n":
+            return False
+        if b"=" not in records[space + 1 : end]:
+            return False
+        position = end
+    return True
+
+
+def _check_extended_headers(tar_path: Path) -> None:
+    """Refuse oversized or malformed pax / GNU long-name headers before tarfile reads them.
+
+    The member limits cannot help here: tarfile loads such a header completely while parsing it,
+    before any member exists to count or measure.
+    """
+    total = tar_path.stat().st_size
+    with tar_path.open("rb") as stream:
+        while len(block := stream.read(_BLOCK)) == _BLOCK and block.strip(b"\0"):
+            size = _octal_or_base256(block[124:136])
+            if size is None or size > total or not _checksum_matches(block):
+                return  # not a sound tar header: tarfile reports the damage itself
+            kind = block[156:157]
+            if kind in _EXTENDED_TYPES and size > MAX_EXTENDED_HEADER_BYTES:
+                raise ImageBuildError(
+                    FailureCause.CORRUPT_ARCHIVE,
+                    f"{tar_path.name} has an extended header of {size} bytes "
+                    f"(at most {MAX_EXTENDED_HEADER_BYTES})",
+                )
+            padded = -(-size // _BLOCK) * _BLOCK
+            if kind in _PAX_TYPES:
+                if not _pax_records_sound(stream.read(size)):
+                    raise ImageBuildError(
+                        FailureCause.CORRUPT_ARCHIVE,
+                        f"{tar_path.name} has a malformed pax header at byte "
+                        f"{stream.tell() - size - _BLOCK}",
+                    )
+                padded -= size
+            stream.seek(padded, 1)
+
+
+def _open_plain_tar(tar_path: Path) -> tarfile.TarFile:
+    with tar_path.open("rb") as head:
+        start = head.read(6)
+    for magic, kind in _COMPRESSED_MAGIC.items():
+        if start.startswith(magic):
+            raise ImageBuildError(
+                FailureCause.CORRUPT_ARCHIVE,
+                f"{tar_path.name} is {kind}-compressed; upload a plain (uncompressed) tar",
+            )
+    _check_extended_headers(tar_path)
+    try:
+        return tarfile.open(tar_path, mode="r:")
+    except (tarfile.TarError, OSError) as exc:
+        raise ImageBuildError(
+            FailureCause.CORRUPT_ARCHIVE, f"{tar_path.name} is not a readable tar ({exc})"
+        ) from exc
+
+
+def _member_kind(member: tarfile.TarInfo) -> str:
+    if member.issym():
+        return f"a symbolic link (to {member.linkname!r})"
+    if member.islnk():
+        return f"a hard link (to {member.linkname!r})"
+    if member.ischr() or member.isblk():
+        return "a device"
+    if member.isfifo():
+        return "a FIFO"
+    return f"of unsupported type {member.type!r}"
+
+
+def _root_name(member: tarfile.TarInfo) -> str:
+    """The member's path without `./` prefixes; refuses all but plain relative files and dirs."""
+    # Bytes that are not UTF-8 come back from tarfile as lone surrogates, which are not printable.
+    if not member.name.isprintable():
+        raise ImageBuildError(
+            FailureCause.CORRUPT_ARCHIVE,
+            f"member name {member.name!a} is not printable UTF-8",
+        )
+    if not (member.isreg() or member.isdir()):
+        raise ImageBuildError(
+            FailureCause.CORRUPT_ARCHIVE,
+            f"member {member.name!r} is {_member_kind(member)}; only regular files are allowed",
+        )
+    if member.name.startswith("/"):
+        raise ImageBuildError(
+            FailureCause.CORRUPT_ARCHIVE, f"member {member.name!r} has an absolute path"
+        )
+    parts = [part for part in member.name.split("/") if part not in ("", ".")]
+    if ".." in parts:
+        raise ImageBuildError(
+            FailureCause.CORRUPT_ARCHIVE,
+            f"member {member.name!r} contains '..' (directory traversal)",
+        )
+    return "/".join(parts)
+
+
+def _scan(
+    tar: tarfile.TarFile, tar_name: str, limits: ArchiveLimits
+) -> tuple[tarfile.TarInfo | None, tarfile.TarInfo | None, list[str]]:
+    """The root manifest and DCP members, after checking every header; plus misplaced candidates."""
+    manifest: tarfile.TarInfo | None = None
+    dcp: tarfile.TarInfo | None = None
+    misplaced: list[str] = []
+    count = 0
+    try:
+        # Iterating reads headers only, seeking past member data; tarfile also checks that each
+        # member's data is all there, so a tar cut short fails here, before anything is extracted.
+        for member in tar:
+            count += 1
+            if count > limits.max_members:
+                raise ImageBuildError(
+                    FailureCause.INPUT_SIZE_ILLEGAL,
+                    f"{tar_name} has more than {limits.max_members} members",
+                )
+            name = _root_name(member)
+            if member.size > limits.max_member_bytes:
+                raise ImageBuildError(
+                    FailureCause.INPUT_SIZE_ILLEGAL,
+                    f"member {member.name!r} is {member.size} bytes, "
+                    f"more than the {limits.max_member_bytes} allowed",
+                )
+            if not member.isreg():
+                continue
+            is_manifest = name.rpartition("/")[2] == MANIFEST_NAME
+            is_dcp = name.lower().endswith(DCP_SUFFIX)
+            if "/" in name:
+                if is_manifest or is_dcp:
+                    misplaced.append(member.name)
+                continue
+            if is_manifest:
+                if manifest is not None:
+                    raise ImageBuildError(
+                        FailureCause.CORRUPT_ARCHIVE,
+                        f"more than one manifest: {manifest.name!r} and {member.name!r}",
+                    )
+                manifest = member
+            elif is_dcp:
+                if dcp is not None:
+                    raise ImageBuildError(
+                        FailureCause.CORRUPT_ARCHIVE,
+                        f"more than one DCP: {dcp.name!r} and {member.name!r}",
+                    )
+                dcp = member
+    except tarfile.TarError as exc:
+        raise ImageBuildError(
+            FailureCause.CORRUPT_ARCHIVE, f"{tar_name} is not a readable tar ({exc})"
+        ) from exc
+    return manifest, dcp, misplaced
+
+
+def _not_at_root(misplaced: list[str]) -> str:
+    return (
+        f" (found {', '.join(map(repr, misplaced))}; files must be at the root)"
+        if misplaced
+        else ""
+    )
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ImageBuildError(
+                FailureCause.MANIFEST_PARSE_FAILED, f"field {key!r} appears twice"
+            )
+        result[key] = value
+    return result
+
+
+def parse_manifest(data: bytes) -> Manifest:
+    """`manifest.json`'s bytes as a Manifest, or ImageBuildError naming the field at fault."""
+    try:
+        document = json.loads(data.decode("utf-8"), object_pairs_hook=_unique_keys)
+    except UnicodeDecodeError as exc:
+        raise ImageBuildError(
+            FailureCause.MANIFEST_PARSE_FAILED, f"{MANIFEST_NAME} is not UTF-8 ({exc})"
+        ) from exc
+    except json.JSONDecodeError as exc:
+        raise ImageBuildError(
+            FailureCause.MANIFEST_PARSE_FAILED, f"{MANIFEST_NAME} is not valid JSON ({exc})"
+        ) from exc
+    if not isinstance(document, dict):
+        raise ImageBuildError(
+            FailureCause.MANIFEST_PARSE_FAILED,
+            f"{MANIFEST_NAME} must be a JSON object, got {type(document).__name__}",
+        )
+    for field, value in document.items():
+        if not isinstance(value, str):
+            raise ImageBuildError(
+                FailureCause.MANIFEST_PARSE_FAILED,
+                f"{MANIFEST_NAME} field {field!r} must be a string, got {type(value).__name__}",
+            )
+    try:
+        return Manifest.model_validate(document)
+    except ValidationError as exc:
+        raise _manifest_error(exc, document) from exc
+
+
+def _manifest_error(exc: ValidationError, document: dict[str, str]) -> ImageBuildError:
+    """The most useful of a manifest's errors: missing fields, other fields, PCI ids, shell id."""
+    by_field = {str(error["loc"][0]): error for error in exc.errors()}
+    missing = [field for field, error in by_field.items() if error["type"] == "missing"]
+    if missing:
+        return ImageBuildError(
+            FailureCause.MANIFEST_PARSE_FAILED,
+            f"{MANIFEST_NAME} lacks the field(s) {', '.join(missing)}",
+        )
+    field, error = min(
+        by_field.items(),
+        key=lambda item: (item[0] in PCI_ID_FIELDS, item[0] == "shell_id"),
+    )
+    value = document.get(field)
+    if field in PCI_ID_FIELDS:
+        return ImageBuildError(
+            FailureCause.PCIID_SYNTAX_INVALID,
+            f"{field} {value!r} must be '0x' and 4 hexadecimal digits",
+        )
+    if field == "shell_id":
+        return ImageBuildError(
+            FailureCause.SHELL_VERSION_INVALID,
+            f"shell_id {value!r} must be '0x' and 8 hexadecimal digits",
+        )
+    return ImageBuildError(
+        FailureCause.MANIFEST_PARSE_FAILED,
+        f"{MANIFEST_NAME} field {field!r} {value!r}: {error['msg']}",
+    )
+
+
+def _member_data(tar: tarfile.TarFile, member: tarfile.TarInfo) -> IO[bytes]:
+    data = tar.extractfile(member)
+    assert data is not None  # regular files always have data
+    return data
+
+
+def _extract(source: IO[bytes], destination: Path) -> str:
+    """Stream a member's data to `destination` (temp file + rename); returns its sha256."""
+    digest = hashlib.sha256()
+    fd, temporary = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            while chunk := source.read(_CHUNK):
+                digest.update(chunk)
+                out.write(chunk)
+        os.replace(temporary, destination)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return digest.hexdigest()
+
+
+def check_tarball(
+    tar_path: Path,
+    work_dir: Path,
+    *,
+    limits: ArchiveLimits,
+    allowed_shell_ids: Collection[str],
+    allowed_tool_versions: Collection[str],
+    part: str = VU9P_PART,
+) -> CheckedInput:
+    """Check a tenant's tarball (order in the module docstring) and extract its manifest and DCP."""
+    with _open_plain_tar(tar_path) as tar:
+        manifest_member, dcp_member, misplaced = _scan(tar, tar_path.name, limits)
+        if manifest_member is None:
+            raise ImageBuildError(
+                FailureCause.MANIFEST_NOT_FOUND,
+                f"no {MANIFEST_NAME} in {tar_path.name}{_not_at_root(misplaced)}",
+            )
+        if dcp_member is None:
+            raise ImageBuildError(
+                FailureCause.DCP_NOT_FOUND,
+                f"no *{DCP_SUFFIX} file in {tar_path.name}{_not_at_root(misplaced)}",
+            )
+        if manifest_member.size > limits.max_manifest_bytes:
+            raise ImageBuildError(
+                FailureCause.MANIFEST_PARSE_FAILED,
+                f"{MANIFEST_NAME} is {manifest_member.size} bytes, "
+                f"more than the {limits.max_manifest_bytes} allowed",
+            )
+        manifest_bytes = _member_data(tar, manifest_member).read()
+        manifest = parse_manifest(manifest_bytes)
+        if manifest.shell_id not in allowed_shell_ids:
+            raise ImageBuildError(
+                FailureCause.SHELL_VERSION_INVALID,
+                f"shell_id {manifest.shell_id!r} is not one of {', '.join(allowed_shell_ids)}",
+            )
+        if manifest.tool_version not in allowed_tool_versions:
+            raise ImageBuildError(
+                FailureCause.TOOL_VERSION_INVALID,
+                f"tool_version {manifest.tool_version!r} is not one of "
+                f"{', '.join(allowed_tool_versions)}",
+            )
+
+        work_dir.mkdir(parents=True, exist_ok=True)
+        dcp_name = _root_name(dcp_member)
+        dcp_path = work_dir / dcp_name
+        try:
+            dcp_sha256 = _extract(_member_data(tar, dcp_member), dcp_path)
+            if dcp_sha256 != manifest.dcp_sha256.lower():
+                raise ImageBuildError(
+                    FailureCause.DCP_INTEGRITY_UNVERIFIED,
+                    f"sha256 of {dcp_name} is {dcp_sha256}, "
+                    f"manifest says {manifest.dcp_sha256.lower()}",
+                )
+            try:
+                dcp = read_dcp(dcp_path)
+            except DcpError as exc:
+                raise ImageBuildError(FailureCause.DCP_CORRUPT, str(exc)) from exc
+            if dcp.part != part:
+                raise ImageBuildError(
+                    FailureCause.PART_MISMATCH,
+                    f"{dcp_name} is for part {dcp.part!r}; this factory builds {part!r}",
+                )
+        except BaseException:
+            dcp_path.unlink(missing_ok=True)
+            raise
+    manifest_path = work_dir / MANIFEST_NAME
+    manifest_path.write_bytes(manifest_bytes)
+    return CheckedInput(
+        manifest=manifest,
+        dcp_path=dcp_path,
+        manifest_path=manifest_path,
+        dcp=dcp,
+        dcp_sha256=dcp_sha256,
+    )
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as source:
+        while chunk := source.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def pack(
+    dcp_path: Path,
+    out: Path,
+    *,
+    shell_id: str,
+    tool_version: str,
+    flow_type: str = "vivado",
+    pci_device_id: str = "0xD503",
+    pci_subsystem_id: str = "0x4341",
+    pci_subsystem_vendor_id: str = "0x19e5",
+    hdk_version: str = "v1.2.1",
+    dcp_sha256: str | None = None,
+    create_time: datetime | None = None,
+) -> Manifest:
+    """Write the tarball a tenant uploads: `manifest.json` and the DCP, at the root of a plain tar.
+
+    `dcp_sha256` overrides the computed hash (tests use it to tamper). ValueError, before anything
+    is written, if the DCP is unreadable, not for the VU9P part, out of context (not the kit's
+    whole routed design) or a manifest value is invalid.
+    """
+    if not dcp_path.name.lower().endswith(DCP_SUFFIX):
+        raise ValueError(f"{dcp_path.name} does not end in {DCP_SUFFIX}")
+    try:
+        info = read_dcp(dcp_path)
+    except DcpError as exc:
+        raise ValueError(f"{dcp_path.name} is not a readable DCP: {exc}") from exc
+    if info.part != VU9P_PART:
+        raise ValueError(f"{dcp_path.name} is for part {info.part!r}, not {VU9P_PART!r}")
+    if problem := whole_design_problem(info, dcp_path.name):
+        raise ValueError(problem)
+    moment = (create_time or datetime.now(UTC)).astimezone(UTC)
+    try:
+        manifest = Manifest(
+            version="2.0",
+            fpga_board="vu9p_vb",
+            fpga_vendor="xilinx",
+            fpga_chip="vu9p",
+            bitstream_format="bin",
+            flow_type=flow_type,
+            shell_id=shell_id,
+            pci_vendor_id="0x19e5",
+            pci_device_id=pci_device_id,
+            pci_subsystem_id=pci_subsystem_id,
+            pci_subsystem_vendor_id=pci_subsystem_vendor_id,
+            hdk_version=hdk_version,
+            tool_version=tool_version,
+            create_time=moment.strftime("%Y-%m-%d %H:%M:%S"),
+            dcp_sha256=dcp_sha256 if dcp_sha256 is not None else file_sha256(dcp_path),
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(map(str, first["loc"]))
+        raise ValueError(f"manifest field {field!r}: {first['msg']}") from None
+    manifest_bytes = (json.dumps(manifest.model_dump(), indent=2) + "\n").encode()
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.")
+    try:
+        with os.fdopen(fd, "wb") as raw, tarfile.open(fileobj=raw, mode="w:") as tar:
+            entry = tarfile.TarInfo(MANIFEST_NAME)
+            entry.size = len(manifest_bytes)
+            entry.mtime = int(moment.timestamp())
+            entry.mode = 0o644
+            tar.addfile(entry, io.BytesIO(manifest_bytes))
+            # fstat of the open file: a symlinked DCP is packed as the regular file it points to.
+            with dcp_path.open("rb") as dcp_file:
+                tar.addfile(tar.gettarinfo(arcname=dcp_path.name, fileobj=dcp_file), dcp_file)
+        os.replace(temporary, out)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return manifest

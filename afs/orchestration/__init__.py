@@ -1,0 +1,1 @@
+"""All that knows Prefect: state -> status, hooks, dispatch, reconcile, reprocess, delete."""

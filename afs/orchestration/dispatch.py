@@ -1,0 +1,183 @@
+"""The dispatcher: turns `initialing` catalog rows into flow runs (the outbox pattern).
+
+The API only writes rows, so creating an image never waits for Prefect. The idempotency key of a
+run is the image id (plus a requeue count after reprocessing), so a dispatch repeated after a
+crash, or by a second replica, finds the run the first one made instead of making another.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import threading
+from collections.abc import Callable
+
+from prefect.client.schemas.objects import StateType
+from pydantic import BaseModel
+
+from afs.catalog import Catalog
+from afs.models import ImageRecord
+from afs.orchestration.lifecycle import record_run_state
+from afs.orchestration.states import image_status_for
+from afs.status import IN_CREATION, ImageStatus
+
+log = logging.getLogger(__name__)
+
+
+class StartedRun(BaseModel):
+    id: str
+    state_type: StateType
+
+
+def idempotency_key(record: ImageRecord) -> str:
+    """The image id; after a requeue, a new key, since Prefect would return the ended run."""
+    return record.id if record.requeues == 0 else f"{record.id}/requeue-{record.requeues}"
+
+
+def run_tags(project_id: str, image_id: str) -> list[str]:
+    return [f"project:{project_id}", f"image:{image_id}"]
+
+
+def run_parameters(record: ImageRecord) -> dict:
+    return {
+        "image": record.request.model_dump(mode="json"),
+        "project_id": record.project_id,
+        "image_id": record.id,
+    }
+
+
+def dispatch_pending(
+    catalog: Catalog, start_run: Callable[[ImageRecord], StartedRun], limit: int = 100
+) -> int:
+    """Start a run for each image awaiting one; returns how many were started.
+
+    If Prefect cannot be reached the images stay `initialing` for the next round: nothing is lost.
+    """
+    started = 0
+    for record in catalog.awaiting_dispatch(limit):
+        try:
+            run = start_run(record)
+        except Exception:
+            log.warning("cannot start a run for image %s now; will retry", record.id, exc_info=True)
+            break
+        status = image_status_for(run.state_type)
+        if status in IN_CREATION:
+            catalog.set_status(
+                record.id, status, flow_run_id=run.id, only_from={ImageStatus.INITIALING}
+            )
+        else:
+            # The key found a run that has already ended: the image takes that run's outcome.
+            record_run_state(catalog, record.id, record.project_id, run.state_type, None, run.id)
+        started += 1
+    return started
+
+
+def _starter(
+    deployment_name: str,
+    parameters: Callable[[ImageRecord], dict],
+    run_name: Callable[[ImageRecord], str],
+    key: Callable[[ImageRecord], str],
+) -> Callable[[ImageRecord], StartedRun]:
+    """A run of `deployment_name` for an image, created without waiting for it."""
+    from prefect.deployments import run_deployment
+
+    def start(record: ImageRecord) -> StartedRun:
+        run = run_deployment(
+            deployment_name,
+            parameters=parameters(record),
+            flow_run_name=run_name(record),
+            tags=run_tags(record.project_id, record.id),
+            idempotency_key=key(record),
+            timeout=0,
+            as_subflow=False,
+        )
+        return StartedRun(id=str(run.id), state_type=run.state.type)
+
+    return start
+
+
+def deployment_starter(deployment_name: str) -> Callable[[ImageRecord], StartedRun]:
+    """start_run for dispatch_pending: a run of the create deployment."""
+    return _starter(
+        deployment_name, run_parameters, lambda record: f"image-{record.id}", idempotency_key
+    )
+
+
+def delete_idempotency_key(record: ImageRecord) -> str:
+    """One delete run per time the image was put in the delete outbox (a retry is a new run)."""
+    return f"delete-{record.id}-{record.updated_at.strftime('%Y%m%dT%H%M%S%fZ')}"
+
+
+def dispatch_deletes(
+    catalog: Catalog, start_run: Callable[[ImageRecord], StartedRun], limit: int = 100
+) -> int:
+    """Start a delete run for each image marked deleting that has none; returns how many."""
+    started = 0
+    for record in catalog.awaiting_delete(limit):
+        try:
+            run = start_run(record)
+        except Exception:
+            log.warning(
+                "cannot start a delete run for %s now; will retry", record.id, exc_info=True
+            )
+            break
+        started += catalog.delete_started(record.id, run.id) is not None
+    return started
+
+
+def delete_starter(deployment_name: str) -> Callable[[ImageRecord], StartedRun]:
+    """start_run for dispatch_deletes: a run of the delete deployment."""
+    return _starter(
+        deployment_name,
+        lambda record: {"image_id": record.id},
+        lambda record: f"delete-{record.id}",
+        delete_idempotency_key,
+    )
+
+
+def run_dispatcher(
+    catalog: Catalog,
+    start_create: Callable[[ImageRecord], StartedRun],
+    start_delete: Callable[[ImageRecord], StartedRun],
+    stop: threading.Event,
+    interval: float = 1.0,
+) -> None:
+    """Dispatch creates and deletes every `interval` seconds until `stop` is set.
+
+    Safe beside other replicas: the idempotency keys make a repeated start find the same run.
+    """
+    while not stop.is_set():
+        try:
+            dispatch_pending(catalog, start_create)
+            dispatch_deletes(catalog, start_delete)
+        except Exception:
+            log.exception("dispatch round failed; trying again")
+        stop.wait(interval)
+
+
+def start_dispatcher(
+    create_deployment: str, delete_deployment: str, interval: float = 1.0
+) -> tuple[threading.Thread, threading.Event]:
+    """run_dispatcher on this process's catalog in a daemon thread; set the event to stop it.
+
+    The thread runs in a copy of the caller's context, where Prefect's settings (the API URL)
+    live, so it talks to the same Prefect server as its caller.
+    """
+    from afs.catalog import default_catalog
+
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=contextvars.copy_context().run,
+        args=(
+            run_dispatcher,
+            default_catalog(),
+            deployment_starter(create_deployment),
+            delete_starter(delete_deployment),
+            stop,
+            interval,
+        ),
+        name="afs-dispatcher",
+        daemon=True,
+    )
+    thread.start()
+    return thread, stop

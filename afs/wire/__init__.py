@@ -1,0 +1,1 @@
+"""The wire format the API and its client share: signing, error body, schemas (no server)."""

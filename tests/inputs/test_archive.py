@@ -1,0 +1,611 @@
+"""The tenant's tarball: each way it can be wrong maps to one failure cause naming what is wrong."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import os
+import tarfile
+import zipfile
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from afs.devstack.samples import SHELL_TOP, write_sample_dcp, write_sample_module_dcp
+from afs.errors import FailureCause, ImageBuildError
+from afs.inputs.archive import (
+    MAX_EXTENDED_HEADER_BYTES,
+    ArchiveLimits,
+    CheckedInput,
+    check_tarball,
+    pack,
+)
+from afs.models import PCI_ID_FIELDS
+from afs.settings import VU9P_PART
+from tests.factory import manifest_for
+
+LIMITS = ArchiveLimits(max_members=6, max_member_bytes=1024 * 1024, max_manifest_bytes=4096)
+SHELLS = ("0x01010029",)
+TOOLS = ("2017.2", "2017.4.op")
+OTHER_PART = "xcku115-flvb2104-2-e"
+DCP_NAME = "ul_pr_top_routed.dcp"
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _manifest(dcp: bytes, **overrides: object) -> dict[str, object]:
+    """A correct manifest for `dcp`; an override of None removes the field."""
+    fields: dict[str, object] = {**manifest_for(dcp), **overrides}
+    return {key: value for key, value in fields.items() if value is not None}
+
+
+def _member(name: str, data: bytes = b"", kind: bytes = tarfile.REGTYPE, link: str = ""):
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.linkname = link
+    info.size = len(data) if kind == tarfile.REGTYPE else 0
+    return info, (io.BytesIO(data) if kind == tarfile.REGTYPE else None)
+
+
+def _tar(path: Path, members: list) -> Path:
+    with tarfile.open(path, "w") as tar:
+        for info, data in members:
+            tar.addfile(info, data)
+    return path
+
+
+@pytest.fixture
+def dcp_bytes(tmp_path: Path) -> bytes:
+    return write_sample_dcp(tmp_path / "sample.dcp", payload_bytes=4096).read_bytes()
+
+
+def _standard(dcp: bytes, manifest: dict | bytes, *extra) -> list:
+    manifest_bytes = manifest if isinstance(manifest, bytes) else json.dumps(manifest).encode()
+    return [_member("manifest.json", manifest_bytes), _member(DCP_NAME, dcp), *extra]
+
+
+def _check(tar_path: Path, tmp_path: Path, **overrides) -> CheckedInput:
+    options = {
+        "limits": LIMITS,
+        "allowed_shell_ids": SHELLS,
+        "allowed_tool_versions": TOOLS,
+        **overrides,
+    }
+    return check_tarball(tar_path, tmp_path / "work", **options)
+
+
+def _fails(tar_path: Path, tmp_path: Path, cause: FailureCause, *named: str, **overrides) -> str:
+    """Check the tarball, expect `cause`, and expect the text to name each of `named`."""
+    with pytest.raises(ImageBuildError) as caught:
+        _check(tar_path, tmp_path, **overrides)
+    assert caught.value.cause == cause, caught.value.message
+    for fragment in named:
+        assert fragment in caught.value.text
+    work = tmp_path / "work"
+    assert not work.exists() or list(work.iterdir()) == []  # nothing extracted is left behind
+    return caught.value.text
+
+
+# --- the happy paths ------------------------------------------------------------------------------
+
+
+def test_a_packed_tarball_passes_and_yields_manifest_and_dcp(tmp_path: Path) -> None:
+    dcp = write_sample_dcp(tmp_path / DCP_NAME)
+    tar_path = tmp_path / "dcp.tar"
+    manifest = pack(dcp, tar_path, shell_id="0x01010029", tool_version="2017.2")
+
+    checked = _check(tar_path, tmp_path)
+
+    assert checked.manifest == manifest
+    assert checked.dcp.part == VU9P_PART
+    assert checked.dcp.top == SHELL_TOP
+    assert checked.dcp_sha256 == _sha256(dcp.read_bytes()) == manifest.dcp_sha256
+    assert checked.dcp_path == tmp_path / "work" / DCP_NAME
+    assert checked.dcp_path.read_bytes() == dcp.read_bytes()
+    assert checked.manifest_path == tmp_path / "work" / "manifest.json"
+    assert json.loads(checked.manifest_path.read_text()) == manifest.model_dump()
+    assert sorted(p.name for p in (tmp_path / "work").iterdir()) == ["manifest.json", DCP_NAME]
+
+
+def test_dot_slash_prefixes_directories_and_other_files_are_accepted(
+    tmp_path: Path, dcp_bytes: bytes
+) -> None:
+    manifest = json.dumps(_manifest(dcp_bytes, dcp_sha256=_sha256(dcp_bytes).upper())).encode()
+    tar_path = _tar(
+        tmp_path / "dcp.tar",
+        [
+            _member("./", kind=tarfile.DIRTYPE),
+            _member("./manifest.json", manifest),
+            _member("./docs", kind=tarfile.DIRTYPE),
+            _member("./docs/README.txt", b"notes"),
+            _member(f"././{DCP_NAME}", dcp_bytes),
+        ],
+    )
+    checked = _check(tar_path, tmp_path)
+    assert checked.dcp_path.name == DCP_NAME
+    assert checked.dcp_sha256 == _sha256(dcp_bytes)  # the manifest's upper-case hex matched
+
+
+def test_the_part_to_build_is_a_parameter(tmp_path: Path, dcp_bytes: bytes) -> None:
+    dcp = write_sample_dcp(tmp_path / "other.dcp", part=OTHER_PART)
+    tar_path = _tar(tmp_path / "dcp.tar", _standard(dcp.read_bytes(), _manifest(dcp.read_bytes())))
+    assert _check(tar_path, tmp_path, part=OTHER_PART).dcp.part == OTHER_PART
+
+
+# --- CORRUPT_ARCHIVE: not a plain tar -------------------------------------------------------------
+
+
+def test_a_gzip_compressed_tar_is_refused_by_name(tmp_path: Path, dcp_bytes: bytes) -> None:
+    plain = _tar(tmp_path / "plain.tar", _standard(dcp_bytes, _manifest(dcp_bytes)))
+    compressed = tmp_path / "dcp.tar"
+    compressed.write_bytes(gzip.compress(plain.read_bytes()))
+    _fails(compressed, tmp_path, FailureCause.CORRUPT_ARCHIVE, "dcp.tar", "gzip", "uncompressed")
+
+
+@pytest.mark.parametrize(
+    "content", [b"", b"this is not a tar archive at all" * 40], ids=["empty", "text"]
+)
+def test_a_file_that_is_not_a_tar_is_corrupt(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "dcp.tar"
+    path.write_bytes(content)
+    _fails(path, tmp_path, FailureCause.CORRUPT_ARCHIVE, "dcp.tar", "not a readable tar")
+
+
+def test_a_tar_cut_short_inside_the_dcp_is_corrupt(tmp_path: Path, dcp_bytes: bytes) -> None:
+    whole = _tar(tmp_path / "whole.tar", _standard(dcp_bytes, _manifest(dcp_bytes)))
+    with tarfile.open(whole) as tar:
+        dcp_starts = tar.getmember(DCP_NAME).offset_data
+    path = tmp_path / "dcp.tar"
+    path.write_bytes(whole.read_bytes()[: dcp_starts + len(dcp_bytes) // 2])
+    _fails(path, tmp_path, FailureCause.CORRUPT_ARCHIVE, "dcp.tar", "unexpected end of data")
+
+
+# --- CORRUPT_ARCHIVE: unsafe members --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("member", "named"),
+    [
+        (_member("evil.dcp", kind=tarfile.SYMTYPE, link="/etc/passwd"), "symbolic link"),
+        (_member("link.txt", kind=tarfile.LNKTYPE, link="manifest.json"), "hard link"),
+        (_member("null", kind=tarfile.CHRTYPE), "device"),
+        (_member("disk", kind=tarfile.BLKTYPE), "device"),
+        (_member("pipe", kind=tarfile.FIFOTYPE), "FIFO"),
+        (_member("/etc/cron.d/x", b"x"), "absolute path"),
+        (_member("../x", b"x"), "'..'"),
+        (_member("docs/../../x", b"x"), "'..'"),
+        (_member("./../manifest.json", b"{}"), "'..'"),
+    ],
+    ids=[
+        "symlink",
+        "hardlink",
+        "char-device",
+        "block-device",
+        "fifo",
+        "absolute",
+        "dotdot",
+        "inner-dotdot",
+        "dot-dotdot",
+    ],
+)
+def test_unsafe_members_are_refused(
+    tmp_path: Path, dcp_bytes: bytes, member: tuple, named: str
+) -> None:
+    info, _ = member
+    tar_path = _tar(tmp_path / "dcp.tar", _standard(dcp_bytes, _manifest(dcp_bytes), member))
+    _fails(tar_path, tmp_path, FailureCause.CORRUPT_ARCHIVE, repr(info.name), named)
+
+
+def test_an_unsafe_member_is_refused_even_before_the_manifest(
+    tmp_path: Path, dcp_bytes: bytes
+) -> None:
+    link = _member("manifest.json", kind=tarfile.SYMTYPE, link="/etc/passwd")
+    tar_path = _tar(tmp_path / "dcp.tar", [link, _member(DCP_NAME, dcp_bytes)])
+    _fails(tar_path, tmp_path, FailureCause.CORRUPT_ARCHIVE, "symbolic link")
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [("manifest.json", "./manifest.json"), (DCP_NAME, "other.dcp")],
+    ids=["manifests", "dcps"],
+)
+def test_a_second_manifest_or_dcp_is_corrupt(
+    tmp_path: Path, dcp_bytes: bytes, first: str, second: str
+) -> None:
+    manifest = json.dumps(_manifest(dcp_bytes)).encode()
+    members = [_member("manifest.json", manifest), _member(DCP_NAME, dcp_bytes)]
+    members.append(_member(second, manifest if second.endswith(".json") else dcp_bytes))
+    tar_path = _tar(tmp_path / "dcp.tar", members)
+    _fails(tar_path, tmp_path, FailureCause.CORRUPT_ARCHIVE, "more than one", first, second)
+
+
+# --- INPUT_SIZE_ILLEGAL ---------------------------------------------------------------------------
+
+
+def test_too_many_members(tmp_path: Path, dcp_bytes: bytes) -> None:
+    extras = [_member(f"notes{i}.txt", b"x") for i in range(LIMITS.max_members - 1)]
+    tar_path = _tar(tmp_path / "dcp.tar", _standard(dcp_bytes, _manifest(dcp_bytes), *extras))
+    text = _fails(tar_path, tmp_path, FailureCause.INPUT_SIZE_ILLEGAL, "dcp.tar")
+    assert str(LIMITS.max_members) in text
+
+
+def test_as_many_members_as_allowed_passes(tmp_path: Path, dcp_bytes: bytes) -> None:
+    extras = [_member(f"notes{i}.txt", b"x") for i in range(LIMITS.max_members - 2)]
+    tar_path = _tar(tmp_path / "dcp.tar", _standard(dcp_bytes, _manifest(dcp_bytes), *extras))
+    assert _check(tar_path, tmp_path).dcp.part == VU9P_PART
+
+
+@pytest.mark.parametrize("name", ["huge.bin", DCP_NAME])
+def test_a_member_larger_than_allowed(tmp_path: Path, name: str) -> None:
+    big = os.urandom(LIMITS.max_member_bytes + 1)
+    members = [_member("manifest.json", json.dumps(_manifest(big)).encode()), _member(name, big)]
+    tar_path = _tar(tmp_path / "dcp.tar", members)
+    _fails(
+        tar_path,
+        tmp_path,
+        FailureCause.INPUT_SIZE_ILLEGAL,
+        repr(name),
+        str(LIMITS.max_member_bytes),
+    )
+
+
+# --- MANIFEST_NOT_FOUND / DCP_NOT_FOUND -----------------------------------------------------------
+
+
+def test_no_manifest(tmp_path: Path, dcp_bytes: bytes) -> None:
+    tar_path = _tar(tmp_path / "dcp.tar", [_member(DCP_NAME, dcp_bytes)])
+    _fails(tar_path, tmp_path, FailureCause.MANIFEST_NOT_FOUND, "manifest.json", "dcp.tar")
+
+
+def test_a_manifest_in_a_subdirectory_is_not_found_and_named(
+    tmp_path: Path, dcp_bytes: bytes
+) -> None:
+    manifest = json.dumps(_manifest(dcp_bytes)).encode()
+    members = [_member("kit/manifest.json", manifest), _member(DCP_NAME, dcp_bytes)]
+    tar_path = _tar(tmp_path / "dcp.tar", members)
+    _fails(tar_path, tmp_path, FailureCause.MANIFEST_NOT_FOUND, "'kit/manifest.json'", "root")
+
+
+def test_no_dcp(tmp_path: Path, dcp_bytes: bytes) -> None:
+    manifest = json.dumps(_manifest(dcp_bytes)).encode()
+    members = [_member("manifest.json", manifest), _member("kit/design.dcp", dcp_bytes)]
+    tar_path = _tar(tmp_path / "dcp.tar", members)
+    _fails(tar_path, tmp_path, FailureCause.DCP_NOT_FOUND, ".dcp", "'kit/design.dcp'")
+
+
+# --- MANIFEST_PARSE_FAILED ------------------------------------------------------------------------
+
+
+def test_a_manifest_larger_than_allowed(tmp_path: Path, dcp_bytes: bytes) -> None:
+    manifest = _manifest(dcp_bytes, comment="x" * LIMITS.max_manifest_bytes)
+    tar_path = _tar(tmp_path / "dcp.tar", _standard(dcp_bytes, manifest))
+    _fails(tar_path, tmp_path, FailureCause.MANIFEST_PARSE_FAILED, str(LIMITS.max_manifest_bytes))
+
+
+@pytest.mark.parametrize(
+    ("content", "named"),
+    [
+        (b'{"version": "2.0",', "not valid JSON"),
+        (b"\xff\xfe{}", "not UTF-8"),
+        (b'["version", "2.0"]', "must be a JSON object"),
+        (b'"manifest"', "must be a JSON object"),
+    ],
+)
+def test_a_manifest_that_is_not_a_json_object(
+    tmp_path: Path, dcp_bytes: bytes, content: bytes, named: str
+) -> None:
+    tar_path = _tar(tmp_path / "dcp.tar", _standard(dcp_bytes, content))
+    _fails(tar_path, tmp_path, FailureCause.MANIFEST_PARSE_FAILED, named)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "named"),
+    [
+        ("hdk_version", {"major": 1}, "'hdk_version' must be a string, got dict"),
+        ("version", 2.0, "'version' must be a string, got float"),
+        ("pci_device_id", 0xD503, "'pci_device_id' must be a string, got int"),
+        ("extra_field", ["x"], "'extra_field' must be a string, got list"),
+        ("flow_type", "hls", "'flow_type'"),
+        ("create_time", "2024-05-01T12:00:00Z", "'create_time'"),
+        ("dcp_sha256", "abc123", "'dcp_sha256'"),
+    ],
+)
+def test_a_manifest_field_of_the_wrong_kind(
+    tmp_path: Path, dcp_bytes: bytes, field: str, value: object, named: str
+) -> None:
+    tar_path = _tar(
+        tmp_path / "dcp.tar", _standard(dcp_bytes, _manifest(dcp_bytes, **{field: value}))
+    )
+    _fails(tar_path, tmp_path, FailureCause.MANIFEST_PARSE_FAILED, named)
+
+
+@pytest.mark.parametrize("field", ["version", "shell_id", "pci_device_id", "dcp_sha256"])
+def test_a_missing_manifest_field_is_named(tmp_path: Path, dcp_bytes: bytes, field: str) -> None:
+    manifest = _manifest(dcp_bytes)
+    del manifest[field]
+    tar_path = _tar(tmp_path / "dcp.tar", _standard(dcp_bytes, manifest))
+    _fails(tar_path, tmp_path, FailureCause.MANIFEST_PARSE_FAILED, f"lacks the field(s) {field}")
+
+
+def test_a_duplicated_manifest_field_is_refused(tmp_path: Path, dcp_bytes: bytes) -> None:
+    body = json.dumps(_manifest(dcp_bytes))
+    content = (body[:-1] + ', "dcp_sha256": "' + "0" * 64 + '"}').encode()
+    tar_path = _tar(tmp_path / "dcp.tar", _standard(dcp_bytes, content))
+    _fails(tar_path, tmp_path, FailureCause.MANIFEST_PARSE_FAILED, "'dcp_sha256' appears twice")
+
+
+def test_a_missing_field_outranks_a_bad_pci_id(tmp_path: Path, dcp_bytes: bytes) -> None:
+    manifest = _manifest(dcp_bytes, pci_device_id="D503", hdk_version=None)
+    tar_path = _tar(tmp_path / "dcp.tar", _standard(dcp_bytes, manifest))
+    _fails(tar_path, tmp_path, FailureCause.MANIFEST_PARSE_FAILED, "lacks the field(s) hdk_version")
+
+
+# --- PCIID_SYNTAX_INVALID -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("field", PCI_ID_FIELDS)
+@pytest.mark.parametrize("value", ["D503", "0xD50", "0xD5031", "0xZZZZ", "0XD503", ""])
+def test_a_bad_pci_id_is_named(tmp_path: Path, dcp_bytes: bytes, field: str, value: str) -> None:
+    tar_path = _tar(
+        tmp_path / "dcp.tar", _standard(dcp_bytes, _manifest(dcp_bytes, **{field: value}))
+    )
+    _fails(tar_path, tmp_path, FailureCause.PCIID_SYNTAX_INVALID, field, repr(value))
+
+
+def test_manifest_checks_come_before_dcp_checks(tmp_path: Path) -> None:
+    garbage = b"not a zip"
+    manifest = _manifest(garbage, pci_subsystem_id="0x12", dcp_sha256="0" * 64)
+    tar_path = _tar(tmp_path / "dcp.tar", _standard(garbage, manifest))
+    _fails(tar_path, tmp_path, FailureCause.PCIID_SYNTAX_INVALID, "pci_subsystem_id")
+
+
+# --- SHELL_VERSION_INVALID / TOOL_VERSION_INVALID -------------------------------------------------
+
+
+@pytest.mark.parametrize("shell_id", ["0x01210101", "0x0101002", "shell-1"])
+def test_a_shell_not_allowed(tmp_path: Path, dcp_bytes: bytes, shell_id: str) -> None:
+    tar_path = _tar(
+        tmp_path / "dcp.tar", _standard(dcp_bytes, _manifest(dcp_bytes, shell_id=shell_id))
+    )
+    _fails(tar_path, tmp_path, FailureCause.SHELL_VERSION_INVALID, repr(shell_id))
+
+
+def test_the_shell_allow_list_is_a_parameter(tmp_path: Path, dcp_bytes: bytes) -> None:
+    tar_path = _tar(
+        tmp_path / "dcp.tar", _standard(dcp_bytes, _manifest(dcp_bytes, shell_id="0x01210101"))
+    )
+    checked = _check(tar_path, tmp_path, allowed_shell_ids=["0x01210101"])
+    assert checked.manifest.shell_id == "0x01210101"
+
+
+def test_a_tool_version_not_allowed(tmp_path: Path, dcp_bytes: bytes) -> None:
+    tar_path = _tar(
+        tmp_path / "dcp.tar", _standard(dcp_bytes, _manifest(dcp_bytes, tool_version="2018.3"))
+    )
+    _fails(tar_path, tmp_path, FailureCause.TOOL_VERSION_INVALID, "'2018.3'", "2017.2")
+
+
+# --- DCP_INTEGRITY_UNVERIFIED ---------------------------------------------------------------------
+
+
+def test_a_dcp_whose_hash_differs_from_the_manifest(tmp_path: Path) -> None:
+    dcp = write_sample_dcp(tmp_path / DCP_NAME)
+    tar_path = tmp_path / "dcp.tar"
+    claimed = "AB" * 32
+    pack(dcp, tar_path, shell_id="0x01010029", tool_version="2017.2", dcp_sha256=claimed)
+    _fails(
+        tar_path,
+        tmp_path,
+        FailureCause.DCP_INTEGRITY_UNVERIFIED,
+        DCP_NAME,
+        _sha256(dcp.read_bytes()),
+        claimed.lower(),
+    )
+
+
+def test_integrity_outranks_a_corrupt_dcp(tmp_path: Path, dcp_bytes: bytes) -> None:
+    damaged = dcp_bytes[: len(dcp_bytes) // 2]  # e.g. cut short on its way to the bucket
+    tar_path = _tar(tmp_path / "dcp.tar", _standard(damaged, _manifest(dcp_bytes)))
+    _fails(tar_path, tmp_path, FailureCause.DCP_INTEGRITY_UNVERIFIED, _sha256(damaged))
+
+
+# --- DCP_CORRUPT / PART_MISMATCH ------------------------------------------------------------------
+
+
+def _zip(entries: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, text in entries.items():
+            archive.writestr(name, text)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("dcp", "named"),
+    [
+        (b"PK\x03\x04 but not really a zip", "not a ZIP"),
+        (_zip({"design.edf": "(edif)"}), "no dcp.xml"),
+        (_zip({"dcp.xml": "<Root><Checkpoint"}), "not well-formed"),
+        (_zip({"dcp.xml": "<Root/>"}), "no <Checkpoint>"),
+    ],
+    ids=["not-zip", "no-dcp-xml", "bad-xml", "no-checkpoint"],
+)
+def test_a_dcp_that_cannot_be_read(tmp_path: Path, dcp: bytes, named: str) -> None:
+    tar_path = _tar(tmp_path / "dcp.tar", _standard(dcp, _manifest(dcp)))
+    _fails(tar_path, tmp_path, FailureCause.DCP_CORRUPT, named)
+
+
+def test_a_dcp_for_another_part(tmp_path: Path) -> None:
+    dcp = write_sample_dcp(tmp_path / "other.dcp", part=OTHER_PART).read_bytes()
+    tar_path = _tar(tmp_path / "dcp.tar", _standard(dcp, _manifest(dcp)))
+    _fails(tar_path, tmp_path, FailureCause.PART_MISMATCH, DCP_NAME, OTHER_PART, VU9P_PART)
+
+
+# --- pack -----------------------------------------------------------------------------------------
+
+
+def test_pack_writes_the_fp1_format(tmp_path: Path) -> None:
+    dcp = write_sample_dcp(tmp_path / DCP_NAME)
+    tar_path = tmp_path / "out" / "dcp.tar"
+    beijing = timezone(timedelta(hours=8))
+    manifest = pack(
+        dcp,
+        tar_path,
+        shell_id="0x01210101",
+        tool_version="2017.4.op",
+        flow_type="sdaccel",
+        pci_device_id="0xD512",
+        create_time=datetime(2024, 5, 1, 20, 30, 5, tzinfo=beijing),
+    )
+
+    with tarfile.open(tar_path, "r:") as tar:
+        assert [m.name for m in tar] == ["manifest.json", DCP_NAME]
+        assert all(m.isreg() for m in tar.getmembers())
+        written = json.loads(tar.extractfile("manifest.json").read())
+        assert tar.extractfile(DCP_NAME).read() == dcp.read_bytes()
+    assert written == manifest.model_dump()
+    assert written == {
+        "version": "2.0",
+        "fpga_board": "vu9p_vb",
+        "fpga_vendor": "xilinx",
+        "fpga_chip": "vu9p",
+        "bitstream_format": "bin",
+        "flow_type": "sdaccel",
+        "shell_id": "0x01210101",
+        "pci_vendor_id": "0x19e5",
+        "pci_device_id": "0xD512",
+        "pci_subsystem_id": "0x4341",
+        "pci_subsystem_vendor_id": "0x19e5",
+        "hdk_version": "v1.2.1",
+        "tool_version": "2017.4.op",
+        "create_time": "2024-05-01 12:30:05",  # UTC
+        "dcp_sha256": _sha256(dcp.read_bytes()),
+    }
+    assert sorted(p.name for p in tar_path.parent.iterdir()) == ["dcp.tar"]
+
+
+def test_pack_stamps_the_current_utc_time(tmp_path: Path) -> None:
+    dcp = write_sample_dcp(tmp_path / DCP_NAME)
+    before = datetime.now(UTC).replace(microsecond=0, tzinfo=None)
+    manifest = pack(dcp, tmp_path / "dcp.tar", shell_id="0x01010029", tool_version="2017.2")
+    stamped = datetime.strptime(manifest.create_time, "%Y-%m-%d %H:%M:%S")
+    assert before <= stamped <= before + timedelta(minutes=1)
+
+
+def test_pack_packs_the_file_a_symlink_points_to(tmp_path: Path) -> None:
+    real = write_sample_dcp(tmp_path / "real.dcp")
+    link = tmp_path / DCP_NAME
+    link.symlink_to(real)
+    pack(link, tmp_path / "dcp.tar", shell_id="0x01010029", tool_version="2017.2")
+    assert _check(tmp_path / "dcp.tar", tmp_path).dcp_path.read_bytes() == real.read_bytes()
+
+
+def _junk(path: Path) -> Path:
+    path.write_bytes(b"junk")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("make_dcp", "options", "reason"),
+    [
+        (lambda p: write_sample_dcp(p / "x.dcp", part=OTHER_PART), {}, OTHER_PART),
+        (lambda p: _junk(p / "x.dcp"), {}, "not a readable DCP"),
+        (lambda p: write_sample_dcp(p / "x.zip"), {}, "does not end in .dcp"),
+        (lambda p: write_sample_dcp(p / "x.dcp"), {"pci_device_id": "D503"}, "pci_device_id"),
+        (lambda p: write_sample_dcp(p / "x.dcp"), {"shell_id": "1"}, "shell_id"),
+        (
+            lambda p: write_sample_module_dcp(p / "ul_pr_top_post_synth.dcp"),
+            {},
+            "out of context .* to_facs/<prj>_routed.dcp",
+        ),
+    ],
+    ids=["other-part", "not-a-dcp", "not-dcp-name", "bad-pci-id", "bad-shell", "module-only"],
+)
+def test_pack_refuses_before_writing_anything(
+    tmp_path: Path, make_dcp, options: dict, reason: str
+) -> None:
+    source = tmp_path / "src"
+    source.mkdir()
+    dcp = make_dcp(source)
+    out = tmp_path / "out"
+    out.mkdir()
+    arguments = {"shell_id": "0x01010029", "tool_version": "2017.2", **options}
+    with pytest.raises(ValueError, match=reason) as caught:
+        pack(dcp, out / "dcp.tar", **arguments)
+    assert "\n" not in str(caught.value)
+    assert list(out.iterdir()) == []
+
+
+def test_a_member_name_that_is_not_utf8_is_a_corrupt_archive(tmp_path: Path) -> None:
+    tar_path = tmp_path / "dcp.tar"
+    with tarfile.open(tar_path, "w", format=tarfile.GNU_FORMAT, encoding="latin-1") as tar:
+        tar.addfile(*_member("caf\xe9.dcp", b"x"))
+    text = _fails(tar_path, tmp_path, FailureCause.CORRUPT_ARCHIVE, "not printable UTF-8")
+    text.encode("utf-8")  # the message itself can be stored and shown
+
+
+def test_an_oversized_pax_header_is_refused_before_tarfile_reads_it(
+    tmp_path: Path, dcp_bytes: bytes
+) -> None:
+    tar_path = tmp_path / "dcp.tar"
+    with tarfile.open(tar_path, "w", format=tarfile.PAX_FORMAT) as tar:
+        info, data = _member(DCP_NAME, dcp_bytes)
+        info.pax_headers = {"comment": "x" * (MAX_EXTENDED_HEADER_BYTES + 1)}
+        tar.addfile(info, data)
+    _fails(tar_path, tmp_path, FailureCause.CORRUPT_ARCHIVE, "extended header")
+
+
+def _with_raw_pax_header(tar_path: Path, records: bytes, dcp_bytes: bytes) -> Path:
+    """The standard tarball behind one pax header holding `records` as they are."""
+    header = tarfile.TarInfo("././@PaxHeader")
+    header.type, header.size = tarfile.XHDTYPE, len(records)
+    with tar_path.open("wb") as out:
+        out.write(header.tobuf(format=tarfile.USTAR_FORMAT))
+        out.write(records + b"\0" * (-len(records) % 512))
+        with tarfile.open(fileobj=out, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+            for info, data in _standard(dcp_bytes, _manifest(dcp_bytes)):
+                tar.addfile(info, data)
+    return tar_path
+
+
+@pytest.mark.parametrize(
+    "records",
+    [
+        b"1" * 60_000,  # this Python's tarfile spends seconds on it (CVE-2024-6232)
+        b"0" * 60_000,
+        b"30 comment=length says more\n",
+        b"12 comment\n",  # no '='
+        b"x1 a=b\n",
+    ],
+    ids=["digits", "zeros", "wrong-length", "no-equals", "no-length"],
+)
+def test_a_malformed_pax_header_is_refused_before_tarfile_parses_it(
+    tmp_path: Path, dcp_bytes: bytes, records: bytes
+) -> None:
+    tar_path = _with_raw_pax_header(tmp_path / "dcp.tar", records, dcp_bytes)
+    _fails(tar_path, tmp_path, FailureCause.CORRUPT_ARCHIVE, "malformed pax header at byte 0")
+
+
+def test_a_sound_pax_header_padded_with_nuls_is_accepted(tmp_path: Path, dcp_bytes: bytes) -> None:
+    tar_path = _with_raw_pax_header(tmp_path / "dcp.tar", b"15 comment=abc\n\0\0\0", dcp_bytes)
+    assert _check(tar_path, tmp_path).manifest.shell_id == "0x01010029"
+
+
+def test_ordinary_pax_headers_are_accepted(tmp_path: Path, dcp_bytes: bytes) -> None:
+    tar_path = tmp_path / "dcp.tar"
+    with tarfile.open(tar_path, "w", format=tarfile.PAX_FORMAT) as tar:
+        for info, data in _standard(dcp_bytes, _manifest(dcp_bytes)):
+            info.pax_headers = {"comment": "written by a tool that adds pax headers"}
+            tar.addfile(info, data)
+    assert _check(tar_path, tmp_path).manifest.shell_id == "0x01010029"
+
+
+def test_random_bytes_are_a_corrupt_archive(tmp_path: Path) -> None:
+    tar_path = tmp_path / "dcp.tar"
+    tar_path.write_bytes(os.urandom(9 * 1024 * 1024))
+    _fails(tar_path, tmp_path, FailureCause.CORRUPT_ARCHIVE, "not a readable tar")

@@ -1,0 +1,110 @@
+"""What a flow run's state does to its image, as the hooks and the reconcile flow apply it."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+from prefect.client.schemas.objects import StateType
+
+from afs.catalog import Catalog
+from afs.models import FpgaImageRequest, ImageRecord
+from afs.orchestration.lifecycle import record_run_state
+from afs.status import ImageStatus
+
+REQUEST = FpgaImageRequest(dcp_location="bucket:vu9p/dcp.tar", name="image")
+
+
+@pytest.fixture
+def catalog(tmp_path: Path) -> Catalog:
+    catalog = Catalog(f"sqlite:///{tmp_path / 'catalog.db'}")
+    catalog.create_schema()
+    return catalog
+
+
+@pytest.fixture
+def image(catalog: Catalog) -> ImageRecord:
+    return catalog.register(uuid.uuid4().hex, REQUEST)
+
+
+def apply(catalog: Catalog, image: ImageRecord, state: StateType, message: str | None = None):
+    return record_run_state(catalog, image.id, image.project_id, state, message, "run-1")
+
+
+@pytest.mark.parametrize("state", [StateType.SCHEDULED, StateType.PENDING, StateType.PAUSED])
+def test_a_waiting_run_makes_the_image_scheduling(
+    catalog: Catalog, image: ImageRecord, state: StateType
+) -> None:
+    assert apply(catalog, image, state).status is ImageStatus.SCHEDULING
+
+
+def test_a_running_run_makes_the_image_creating_and_counts_the_attempt(
+    catalog: Catalog, image: ImageRecord
+) -> None:
+    record = apply(catalog, image, StateType.RUNNING)
+    assert record.status is ImageStatus.CREATING
+    assert record.attempts == 1
+    assert record.flow_run_id == "run-1"
+
+
+@pytest.mark.parametrize(
+    ("state", "cause"),
+    [
+        (StateType.CRASHED, "WORKER_CRASHED"),
+        (StateType.CANCELLED, "CANCELLED"),
+        (StateType.FAILED, "INTERNAL_ERROR"),
+    ],
+)
+def test_a_run_that_ended_without_a_recorded_cause_gets_one_from_its_state(
+    catalog: Catalog, image: ImageRecord, state: StateType, cause: str
+) -> None:
+    apply(catalog, image, StateType.RUNNING)
+    record = apply(catalog, image, state, "worker lost")
+    assert record.status is ImageStatus.ERROR
+    assert record.message == f"{cause}: worker lost"
+
+
+def test_a_crash_frees_the_quota(catalog: Catalog, image: ImageRecord) -> None:
+    apply(catalog, image, StateType.RUNNING)
+    apply(catalog, image, StateType.CRASHED)
+    assert catalog.register(image.project_id, REQUEST).status is ImageStatus.INITIALING
+
+
+def test_the_pipelines_own_cause_is_kept(catalog: Catalog, image: ImageRecord) -> None:
+    apply(catalog, image, StateType.RUNNING)
+    catalog.mark_error(image.id, "PART_MISMATCH: xcku115 is not xcvu9p")
+    assert apply(catalog, image, StateType.FAILED, "ImageBuildError") is None
+    assert catalog.get(image.id).message == "PART_MISMATCH: xcku115 is not xcvu9p"
+
+
+def test_a_completed_run_leaves_an_active_image_alone(catalog: Catalog, image: ImageRecord):
+    apply(catalog, image, StateType.RUNNING)
+    catalog.mark_active(image.id, size_mb=3, metadata={"k": "v"})
+    assert apply(catalog, image, StateType.COMPLETED) is None
+    assert catalog.get(image.id).status is ImageStatus.ACTIVE
+
+
+def test_a_completed_run_that_never_marked_its_image_active_is_an_error(
+    catalog: Catalog, image: ImageRecord
+) -> None:
+    apply(catalog, image, StateType.RUNNING)
+    record = apply(catalog, image, StateType.COMPLETED)
+    assert record.status is ImageStatus.ERROR
+    assert record.message.startswith("INTERNAL_ERROR: ")
+
+
+def test_a_late_scheduled_state_does_not_undo_creating(catalog: Catalog, image: ImageRecord):
+    apply(catalog, image, StateType.RUNNING)
+    assert apply(catalog, image, StateType.SCHEDULED) is None
+    assert catalog.get(image.id).status is ImageStatus.CREATING
+
+
+def test_a_run_naming_another_projects_image_changes_nothing(
+    catalog: Catalog, image: ImageRecord
+) -> None:
+    other_project = uuid.uuid4().hex
+    assert (
+        record_run_state(catalog, image.id, other_project, StateType.CRASHED, None, "run-x") is None
+    )
+    assert catalog.get(image.id).status is ImageStatus.INITIALING

@@ -1,0 +1,55 @@
+"""A build host lost with its worker: heartbeats stop, the zombie automation crashes the run,
+reconcile turns the image to error and the project's quota is free again."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+from uuid import UUID
+
+from prefect import get_client
+from prefect.client.schemas.objects import StateType
+
+from afs.catalog import default_catalog
+from afs.devstack.embedded import wait_for_deployment, worker
+from afs.orchestration.dispatch import deployment_starter, dispatch_pending
+from afs.orchestration.reconcile import reconcile_images
+from afs.status import ImageStatus
+from deployments import CREATE_DEPLOYMENT_PATH
+from deployments.automations import ZOMBIE_AFTER
+from flows.reconcile import read_run_state
+from tests.factory import Tenant, discard_waiting_runs, sample_tarball
+from tests.test_end_to_end import processes_mentioning
+
+
+def test_a_lost_build_host_ends_worker_crashed_and_frees_the_quota(
+    factory: None, tenant: Tenant, session_dir: Path, tmp_path: Path
+) -> None:
+    tenant.put("dcp/design.tar", sample_tarball(tmp_path, emulator_fault="hang"))
+    image = default_catalog().register(tenant.project_id, tenant.request("dcp/design.tar"))
+    discard_waiting_runs()
+    with worker(session_dir / "logs") as host:
+        wait_for_deployment(CREATE_DEPLOYMENT_PATH)
+        dispatch_pending(default_catalog(), deployment_starter(CREATE_DEPLOYMENT_PATH))
+        deadline = time.monotonic() + 120
+        while not processes_mentioning(f"{image.id}/build.tcl"):
+            assert time.monotonic() < deadline, "vivado never started"
+            time.sleep(0.2)
+        os.killpg(host.pid, signal.SIGKILL)  # the worker and the run it started, all at once
+        for pid in processes_mentioning(f"{image.id}/build.tcl"):
+            os.kill(pid, signal.SIGKILL)  # Vivado has its own session; the host took it too
+
+    flow_run_id = UUID(default_catalog().get(image.id).flow_run_id)
+    give_up = time.monotonic() + ZOMBIE_AFTER.total_seconds() + 120
+    with get_client(sync_client=True) as client:
+        while client.read_flow_run(flow_run_id).state.type is not StateType.CRASHED:
+            assert time.monotonic() < give_up, "the zombie automation never crashed the run"
+            time.sleep(2)
+    reconcile_images(default_catalog(), read_run_state)
+
+    record = default_catalog().get(image.id)
+    assert record.status is ImageStatus.ERROR
+    assert record.message.startswith("WORKER_CRASHED: "), record.message
+    assert default_catalog().register(tenant.project_id, tenant.request("dcp/design.tar"))
