@@ -1,7 +1,37 @@
-"""Failure causes of an image and error codes of the HTTP API: one table each.
+"""Failure causes of an image, error codes of the HTTP API (one table each), and the error tree.
 
 An image in `error` carries `message = "CODE: human text"`. The code says what went wrong in terms a
 tenant can act on; the text names the file, field or value involved (never a secret).
+
+Every error the factory raises on purpose descends from AfsError (the model is httpx's
+`_exceptions.py`). The classes shared by several packages are defined here; the others in the
+module that raises them:
+
+    AfsError
+    ├── ImageBuildError               a build step failed; `CODE: text` for the tenant
+    ├── StorageError                  the object store (message names bucket and key, no secret)
+    │   ├── ObjectInaccessible        no such bucket or key, access denied, another 4xx
+    │   ├── ObjectTooLarge            bigger than the caller allows
+    │   └── StorageUnavailable        5xx, throttled, timed out, unreachable (worth retrying)
+    ├── ConfigurationError            a setting, a tenant or a host is not configured right
+    │   ├── TenantNotConfigured       afs.tenants: no storage for the project
+    │   ├── BucketNotOwned            afs.tenants: not one of the project's buckets
+    │   ├── VivadoConfigError         afs.build.vivado.runner: no usable Vivado for a version
+    │   ├── CredentialKeyError        afs.catalog.credentials: the key file is unusable
+    │   └── ClientConfigError         afs.client.config: the client's keys are missing or wrong
+    ├── DcpError                      afs.inputs.dcp: not a readable design checkpoint
+    ├── AeiError                      afs.build.aei: not a valid image file
+    ├── RunRefused                    afs.build.steps: a run's parameters name no image it may build
+    ├── NotDeleting                   afs.orchestration.deletion: the image is not being deleted
+    ├── CatalogError                  afs.catalog.errors: what the catalog refuses (QuotaExceeded,
+    │                                 ImageNotFound, IllegalTransition, ...)
+    ├── ApiProblem                    afs.api.problems: an error answer the API is about to give
+    └── client side (afs.client.library)
+        ├── ApiError                  the API answered an error: its code and message
+        │   └── FpgaImageNotFound     the image is not in the project
+        └── ApiUnreachable            the API could not be reached
+
+The Vivado emulator is a program of its own; its errors stay inside it.
 """
 
 from __future__ import annotations
@@ -46,7 +76,36 @@ TRANSIENT_CAUSES: frozenset[FailureCause] = frozenset(
 )
 
 
-class ImageBuildError(Exception):
+class AfsError(Exception):
+    """The root of every error the factory raises on purpose."""
+
+
+class StorageError(AfsError):
+    """A storage operation on `bucket`/`key` failed; the message says why, without secrets."""
+
+    def __init__(self, message: str, *, bucket: str, key: str | None) -> None:
+        super().__init__(message)
+        self.bucket = bucket
+        self.key = key
+
+
+class ObjectInaccessible(StorageError):
+    """The store refused: no such bucket or key, access denied, or another 4xx answer."""
+
+
+class ObjectTooLarge(StorageError):
+    """The object is bigger than the caller allows."""
+
+
+class StorageUnavailable(StorageError):
+    """The store answered 5xx, throttled, timed out or could not be reached (worth retrying)."""
+
+
+class ConfigurationError(AfsError):
+    """A setting, a tenant's storage or a build host is not configured right."""
+
+
+class ImageBuildError(AfsError):
     """A build step failed for a reason the tenant is told as `CODE: text`."""
 
     def __init__(self, cause: FailureCause, text: str) -> None:

@@ -27,6 +27,13 @@ from botocore.exceptions import (
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
 from pydantic import BaseModel, SecretStr
 
+from afs.errors import (
+    ObjectInaccessible,
+    ObjectTooLarge,
+    StorageError,
+    StorageUnavailable,
+)
+
 MULTIPART_BYTES = 8 * 1024 * 1024
 
 # Codes the store sends for a request that may well succeed later, whatever its HTTP status.
@@ -40,27 +47,6 @@ _TRANSPORT_ERRORS = (
     ResponseStreamingError,
     IncompleteReadError,
 )
-
-
-class StorageError(Exception):
-    """A storage operation on `bucket`/`key` failed; the message says why, without secrets."""
-
-    def __init__(self, message: str, *, bucket: str, key: str | None) -> None:
-        super().__init__(message)
-        self.bucket = bucket
-        self.key = key
-
-
-class ObjectInaccessible(StorageError):
-    """The store refused: no such bucket or key, access denied, or another 4xx answer."""
-
-
-class ObjectTooLarge(StorageError):
-    """The object is bigger than the caller allows."""
-
-
-class StorageUnavailable(StorageError):
-    """The store answered 5xx, throttled, timed out or could not be reached (worth retrying)."""
 
 
 def _where(bucket: str, key: str | None) -> str:

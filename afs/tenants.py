@@ -14,14 +14,15 @@ from pathlib import Path
 from pydantic import BaseModel, Field, SecretStr, ValidationError
 
 from afs import storage
+from afs.errors import ConfigurationError
 from afs.settings import Settings
 
 
-class TenantNotConfigured(Exception):
+class TenantNotConfigured(ConfigurationError):
     """No storage is configured for the project."""
 
 
-class BucketNotOwned(Exception):
+class BucketNotOwned(ConfigurationError):
     """The bucket is not one of the project's buckets."""
 
 

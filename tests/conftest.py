@@ -33,6 +33,17 @@ def _configure_environment() -> None:
 _configure_environment()
 
 
+# A test that uses one of these (directly or through another fixture) needs a real server.
+_SERVER_FIXTURES = frozenset({"s3_endpoint", "prefect_api", "postgres_url"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tests that need a server, so that `make test-fast` can leave them out."""
+    for item in items:
+        if _SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.servers)
+
+
 @pytest.fixture(scope="session")
 def session_dir() -> Path:
     return _SESSION_DIR

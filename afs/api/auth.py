@@ -15,7 +15,7 @@ from fastapi import Depends, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from afs.api.problems import ApiError
+from afs.api.problems import ApiProblem
 from afs.api.services import Services, services
 from afs.catalog.credentials import AccessKey
 from afs.errors import ApiErrorCode
@@ -39,11 +39,11 @@ class Caller(BaseModel):
     )
 
 
-def _unauthorized(message: str) -> ApiError:
-    return ApiError(ApiErrorCode.BAD_CREDENTIAL, message)
+def _unauthorized(message: str) -> ApiProblem:
+    return ApiProblem(ApiErrorCode.BAD_CREDENTIAL, message)
 
 
-def replay_refused() -> ApiError:
+def replay_refused() -> ApiProblem:
     return _unauthorized(
         "this signed request was already received; sign each request anew "
         f"(a new {signing.DATE_HEADER})"
@@ -104,7 +104,7 @@ def verify_request(
         == signing.UNSIGNED_PAYLOAD
     ):
         # Signed, but the body is not: only a JSON body (which the SDK hashes) is accepted.
-        raise ApiError(
+        raise ApiProblem(
             ApiErrorCode.INVALID_PARAMETER,
             f"header Content-Type: must be application/json, got {headers.get('content-type')!r}"
             " (the SDK leaves other bodies unsigned)",
@@ -173,18 +173,18 @@ async def _authenticate(request: Request, services: Services, *, token_replays: 
 def _authorize(key: AccessKey, request: Request, replayed: bool) -> Caller:
     project_id = request.path_params.get("project_id", "")
     if not _PROJECT_ID.match(project_id):
-        raise ApiError(
+        raise ApiProblem(
             ApiErrorCode.INVALID_PARAMETER,
             "project_id: must be 32 lowercase hexadecimal characters",
         )
     claimed = request.headers.get("x-project-id")
     if claimed is not None and claimed != project_id:
-        raise ApiError(
+        raise ApiProblem(
             ApiErrorCode.PROJECT_MISMATCH,
             f"header X-Project-Id {claimed!r} is not the project in the URL {project_id}",
         )
     if key.project_id != project_id:
-        raise ApiError(
+        raise ApiProblem(
             ApiErrorCode.NO_PERMISSION,
             f"access key {key.access_key} may not act on project {project_id}",
         )

@@ -11,14 +11,14 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from afs.api.problems import ApiError, describe_errors
+from afs.api.problems import ApiProblem, describe_errors
 from afs.errors import ApiErrorCode
 
 M = TypeVar("M", bound=BaseModel)
 
 
-def _invalid(message: str) -> ApiError:
-    return ApiError(ApiErrorCode.INVALID_PARAMETER, message)
+def _invalid(message: str) -> ApiProblem:
+    return ApiProblem(ApiErrorCode.INVALID_PARAMETER, message)
 
 
 def parse_json_body(model: type[M], content_type: str | None, body: bytes) -> M:

@@ -13,8 +13,6 @@ import subprocess
 import sys
 from collections.abc import Sequence
 
-from afs.models import PROJECT_ID_PATTERN
-
 
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
@@ -44,6 +42,7 @@ def _serve(args: argparse.Namespace) -> int:
 def _create_credentials(args: argparse.Namespace) -> int:
     from afs.catalog import default_catalog
     from afs.catalog.credentials import CredentialStore
+    from afs.models import PROJECT_ID_PATTERN
     from afs.settings import get_settings
 
     if not re.fullmatch(PROJECT_ID_PATTERN, args.project):

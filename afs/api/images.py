@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from afs import storage
 from afs.api.auth import Caller, CallerDep, CreateCallerDep, replay_refused
 from afs.api.body import openapi_body, parse_json_body
-from afs.api.problems import ApiError, error_responses
+from afs.api.problems import ApiProblem, error_responses
 from afs.api.services import Services, services
 from afs.catalog import ClientToken
 from afs.errors import ApiErrorCode as E
@@ -45,7 +45,7 @@ def _client_token(value: str | None, body: CreateFpgaImageBody) -> ClientToken |
     if value is None:
         return None
     if not _CLIENT_TOKEN.fullmatch(value):
-        raise ApiError(
+        raise ApiProblem(
             E.INVALID_PARAMETER,
             "header X-Client-Token: must be 1-64 printable ASCII characters without spaces",
         )
@@ -62,14 +62,14 @@ def _check_dcp(services: Services, caller: Caller, body: CreateFpgaImageBody) ->
     try:
         check_dcp_readable(services.settings, caller.project_id, bucket, key)
     except (TenantNotConfigured, BucketNotOwned):
-        raise ApiError(
+        raise ApiProblem(
             E.BUCKET_NOT_OWNED,
             f"{where}: bucket {bucket!r} is not one of project {caller.project_id}'s buckets",
         ) from None
     except storage.ObjectInaccessible as exc:
-        raise ApiError(E.DCP_NOT_FOUND, f"{where}: cannot be read ({exc})") from None
+        raise ApiProblem(E.DCP_NOT_FOUND, f"{where}: cannot be read ({exc})") from None
     except storage.StorageUnavailable as exc:
-        raise ApiError(E.STORAGE_UNAVAILABLE, f"{where}: {exc}") from None
+        raise ApiProblem(E.STORAGE_UNAVAILABLE, f"{where}: {exc}") from None
 
 
 def _create(
@@ -121,7 +121,7 @@ def page_window(query: PagedQuery) -> tuple[int, int | None]:
     try:
         return query.window()
     except ValueError as exc:
-        raise ApiError(E.INVALID_PARAMETER, str(exc)) from None
+        raise ApiProblem(E.INVALID_PARAMETER, str(exc)) from None
 
 
 @router.get(

@@ -1,6 +1,6 @@
 """Every failure as the cloud's error body `{"error": {"code": ..., "message": ...}}`.
 
-Routes raise ApiError (or let a domain error through: the table below maps it); framework errors
+Routes raise ApiProblem (or let a domain error through: the table below maps it); framework errors
 (unknown route or method, parameter validation) and unexpected exceptions are turned into the same
 body here, so a client never sees a framework default or a stack trace.
 """
@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from afs import catalog
-from afs.errors import ApiErrorCode
+from afs.errors import AfsError, ApiErrorCode
 from afs.wire.errors import ErrorBody, ErrorDetail
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ _PATTERN_RULES = {
 }
 
 
-class ApiError(Exception):
+class ApiProblem(AfsError):
     def __init__(self, code: ApiErrorCode, message: str) -> None:
         super().__init__(message)
         self.code = code
@@ -110,8 +110,8 @@ def error_responses(*codes: ApiErrorCode) -> dict[int | str, dict[str, Any]]:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(ApiError)
-    async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
+    @app.exception_handler(ApiProblem)
+    async def _api_error(_request: Request, exc: ApiProblem) -> JSONResponse:
         return error_response(exc.code, exc.message)
 
     for error_type, code in _DOMAIN_ERRORS.items():

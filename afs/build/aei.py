@@ -25,6 +25,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from afs.errors import AfsError
+
 MAGIC = b"AEIv1.0"
 HEADER = struct.Struct(">8s i i 64s")
 DIGEST_BYTES = 32
@@ -33,7 +35,7 @@ MAX_LENGTH = 2**31 - 1  # the header's lengths are signed 32-bit integers
 _CHUNK = 1 << 20
 
 
-class AeiError(Exception):
+class AeiError(AfsError):
     """The file is not a valid AEI image, or an image cannot be written; the message says why."""
 
 

@@ -19,7 +19,7 @@ from afs.build.aei import write_aei
 from afs.build.tcl import BuildScriptInputs, render_build_script
 from afs.build.vivado.runner import VivadoConfigError, VivadoRun, run_vivado, vivado_binary_for
 from afs.build.workspace import Workspace
-from afs.errors import FailureCause, ImageBuildError
+from afs.errors import AfsError, FailureCause, ImageBuildError
 from afs.inputs.archive import ArchiveLimits, CheckedInput, check_tarball
 from afs.inputs.dcp import DcpError, read_dcp, whole_design_problem
 from afs.models import IMAGE_FILE_KEY, FpgaImageRequest, ImageRecord
@@ -51,7 +51,7 @@ class BuildJob(BaseModel):
     request: FpgaImageRequest
 
 
-class RunRefused(Exception):
+class RunRefused(AfsError):
     """The run's parameters do not describe an image this run may build; nothing is changed."""
 
 

@@ -20,6 +20,7 @@ from pydantic import BaseModel, SecretStr
 from sqlalchemy import Column, MetaData, String, Table, Text, insert, select
 
 from afs.catalog import Catalog, UtcDateTime
+from afs.errors import ConfigurationError
 from afs.settings import Settings
 
 _ALPHANUMERIC = string.ascii_uppercase + string.digits
@@ -37,7 +38,7 @@ access_keys = Table(
 )
 
 
-class CredentialKeyError(Exception):
+class CredentialKeyError(ConfigurationError):
     """The encryption key file is unusable (readable by others, or not the key of the store)."""
 
 

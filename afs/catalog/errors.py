@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from afs.catalog.schema import MAX_FPGA_IMAGES_PER_ECS_IMAGE
+from afs.errors import AfsError
 from afs.status import ImageStatus
 
 
-class CatalogError(Exception):
+class CatalogError(AfsError):
     """Base of every error the catalog raises on purpose."""
 
 

@@ -16,7 +16,7 @@ _LIBRARY_NAMES = frozenset(
         "ApiError",
         "ApiUnreachable",
         "FactoryClient",
-        "ImageNotFound",
+        "FpgaImageNotFound",
         "LogMember",
         "LogTarball",
         "SdkHmacAuth",

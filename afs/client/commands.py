@@ -14,10 +14,7 @@ import time
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from afs.client.config import ConfigError, load_client_config
-from afs.models import IMAGE_FILE_KEY
-
-if TYPE_CHECKING:  # the client imports Prefect's models: only the commands that run load it
+if TYPE_CHECKING:  # only the command that runs loads the client: `afs --help` stays fast
     from afs.client import FactoryClient
     from afs.wire.schemas import ImageItem
 
@@ -64,6 +61,7 @@ def _say_status(item: ImageItem) -> None:
 
 def _report_finished(item: ImageItem) -> int:
     from afs.client import log_tarball_location
+    from afs.models import IMAGE_FILE_KEY
     from afs.status import ImageStatus
 
     if item.message:
@@ -143,18 +141,19 @@ def _logs(args: argparse.Namespace, client: FactoryClient) -> int:
 def _run(args: argparse.Namespace) -> int:
     """Load the configuration, run the command, and turn every refusal into one stderr line."""
     from afs.client import ApiError, ApiUnreachable, FactoryClient
-    from afs.storage import StorageError
+    from afs.client.config import ClientConfigError, load_client_config
+    from afs.errors import StorageError
 
     where = f"afs image {args.image_command}"
     try:
         config = load_client_config()
-    except ConfigError as exc:
+    except ClientConfigError as exc:
         print(f"{where}: {exc}", file=sys.stderr)
         return 2
     try:
         with FactoryClient(config) as client:
             return args.handler(args, client)
-    except ConfigError as exc:
+    except ClientConfigError as exc:
         print(f"{where}: {exc}", file=sys.stderr)
         return 2
     except (ApiError, ApiUnreachable, StorageError, TimeoutError, OSError) as exc:

@@ -28,6 +28,7 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError
 
+from afs.errors import ConfigurationError
 from afs.models import PROJECT_ID_PATTERN
 
 CONFIG_FILE_VARIABLE = "AFS_CLIENT_CONFIG"
@@ -49,7 +50,7 @@ _STORAGE_VARIABLES = {
 }
 
 
-class ConfigError(Exception):
+class ClientConfigError(ConfigurationError):
     """The client's configuration is missing a value, unreadable or invalid."""
 
 
@@ -74,7 +75,7 @@ class ClientConfig(BaseModel):
         if self.storage is None:
             names = ", ".join(_STORAGE_VARIABLES[key] for key in ("access_key", "secret_key"))
             where = f" (or storage.access_key, storage.secret_key in {self.config_file})"
-            raise ConfigError(
+            raise ClientConfigError(
                 "the tenant's storage keys are not configured: set "
                 + names
                 + (where if self.config_file else "")
@@ -88,16 +89,16 @@ def _read_file(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         return {}
     if mode & 0o077:
-        raise ConfigError(
+        raise ClientConfigError(
             f"{path} holds secret keys: it must be readable by its owner only "
             f"(chmod 600; its mode is {mode:o})"
         )
     try:
         values = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
-        raise ConfigError(f"{path} is not readable JSON: {exc}") from None
+        raise ClientConfigError(f"{path} is not readable JSON: {exc}") from None
     if not isinstance(values, dict):
-        raise ConfigError(f"{path} must hold a JSON object")
+        raise ClientConfigError(f"{path} must hold a JSON object")
     return values
 
 
@@ -112,7 +113,7 @@ def _merge(
 def load_client_config(
     environ: Mapping[str, str] | None = None, path: Path | None = None
 ) -> ClientConfig:
-    """The client's configuration; ConfigError names every variable that is missing."""
+    """The client's configuration; ClientConfigError names every variable that is missing."""
     environ = os.environ if environ is None else environ
     path = path or Path(environ.get(CONFIG_FILE_VARIABLE) or DEFAULT_CONFIG_FILE)
     file_values = _read_file(path)
@@ -120,7 +121,7 @@ def load_client_config(
     api = _merge(_API_VARIABLES, environ, file_values)
     missing = [name for key, name in _API_VARIABLES.items() if key not in api]
     if missing:
-        raise ConfigError(
+        raise ClientConfigError(
             f"not configured: {', '.join(missing)} (set them in the environment, or "
             f"{', '.join(key for key in _API_VARIABLES if key not in api)} in {path}, mode 0600)"
         )
@@ -139,4 +140,4 @@ def _validated(
         # pydantic's own message would quote the input, secrets included: name the variables.
         fields = {str(error["loc"][0]) for error in exc.errors()}
         names = sorted(variables.get(field, field) for field in fields)
-        raise ConfigError(f"missing or invalid in {source}: {', '.join(names)}") from None
+        raise ClientConfigError(f"missing or invalid in {source}: {', '.join(names)}") from None

@@ -19,7 +19,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from afs.client.config import ClientConfig
-from afs.errors import ApiErrorCode
+from afs.errors import AfsError, ApiErrorCode
 from afs.models import FpgaImageRequest, log_tarball_key
 from afs.status import FINISHED, ImageStatus
 from afs.wire import signing
@@ -30,7 +30,7 @@ from afs.wire.schemas import CreatedImage, CreateImageResponse, ImageItem, Image
 MAX_LOG_TARBALL_BYTES = 1024**3
 
 
-class ApiError(Exception):
+class ApiError(AfsError):
     """The API answered an error: the cloud's error code (None if the body was not the cloud's
     error body, e.g. a proxy's page) and its message."""
 
@@ -41,7 +41,7 @@ class ApiError(Exception):
         self.message = message
 
 
-class ImageNotFound(ApiError):
+class FpgaImageNotFound(ApiError):
     """The image is not in the project's list (the code the API uses for a missing image)."""
 
     def __init__(self, project_id: str, image_id: str) -> None:
@@ -49,7 +49,7 @@ class ImageNotFound(ApiError):
         super().__init__(status_code, code, f"no FPGA image {image_id} in project {project_id}")
 
 
-class ApiUnreachable(Exception):
+class ApiUnreachable(AfsError):
     """The API could not be reached (connection refused, timeout, broken answer)."""
 
 
@@ -157,7 +157,7 @@ class FactoryClient:
         response = self._call("GET", f"{self._images}/detail", params={"fpga_image_id": image_id})
         listed = ImageList.model_validate_json(response.content)
         if not listed.fpgaimages:
-            raise ImageNotFound(self.config.project_id, image_id)
+            raise FpgaImageNotFound(self.config.project_id, image_id)
         return listed.fpgaimages[0]
 
     def delete(self, image_id: str) -> None:

@@ -17,11 +17,13 @@ from xml.parsers import expat
 
 from pydantic import BaseModel
 
+from afs.errors import AfsError
+
 DCP_XML = "dcp.xml"
 MAX_DCP_XML_BYTES = 4 * 1024 * 1024
 
 
-class DcpError(Exception):
+class DcpError(AfsError):
     """The file is not a readable DCP; the message says why in one line."""
 
 

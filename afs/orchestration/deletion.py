@@ -6,13 +6,15 @@ calls this. Both steps are idempotent, so a retried run finishes what an interru
 
 from __future__ import annotations
 
-from afs.build.steps import IMAGE_FILE_KEY, delete_image_file
+from afs.build.steps import delete_image_file
 from afs.catalog import Catalog, ImageNotFound
+from afs.errors import AfsError
+from afs.models import IMAGE_FILE_KEY
 from afs.settings import Settings
 from afs.status import ImageStatus
 
 
-class NotDeleting(Exception):
+class NotDeleting(AfsError):
     """The image is not marked for deletion: nothing is removed."""
 
 

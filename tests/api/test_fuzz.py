@@ -7,12 +7,15 @@ strategy is driven here directly.
 
 from __future__ import annotations
 
+import pytest
 import requests
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 
 from tests.api.conftest import Project
 from tests.api.sdk import SignedAuth
+
+pytestmark = pytest.mark.slow
 
 EXAMPLES_PER_OPERATION = 40
 

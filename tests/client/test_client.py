@@ -9,8 +9,8 @@ import pytest
 from pydantic import SecretStr
 
 from afs.catalog import default_catalog
-from afs.client import ApiError, ApiUnreachable, FactoryClient, ImageNotFound
-from afs.client.config import ClientConfig, ConfigError
+from afs.client import ApiError, ApiUnreachable, FactoryClient, FpgaImageNotFound
+from afs.client.config import ClientConfig, ClientConfigError
 from afs.models import FpgaImageRequest
 from afs.status import ImageStatus
 from tests.factory import Tenant, sample_tarball
@@ -35,7 +35,7 @@ def wait_until_gone(client: FactoryClient, image_id: str, timeout: float = 60) -
     while time.monotonic() < deadline:
         try:
             client.show(image_id)
-        except ImageNotFound:
+        except FpgaImageNotFound:
             return
         time.sleep(0.3)
     raise AssertionError(f"image {image_id} still listed after {timeout} s")
@@ -140,7 +140,7 @@ def test_showing_an_image_of_another_project_is_not_found(
     other = Tenant(s3_endpoint)
     theirs = failed_image(other, "theirs")
 
-    with pytest.raises(ImageNotFound) as refused:
+    with pytest.raises(FpgaImageNotFound) as refused:
         client.show(theirs)
 
     assert refused.value.code == "AFS.0002"
@@ -163,7 +163,7 @@ def test_uploading_without_the_tenants_storage_keys_names_the_variables(
     tarball = tmp_path / "dcp.tar"
     tarball.write_bytes(b"x")
 
-    with FactoryClient(without_storage) as client, pytest.raises(ConfigError) as refused:
+    with FactoryClient(without_storage) as client, pytest.raises(ClientConfigError) as refused:
         client.upload(tarball, "bucket:dcp.tar")
 
     assert "AFS_STORAGE_ACCESS_KEY" in str(refused.value)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from afs.client.config import ConfigError, load_client_config
+from afs.client.config import ClientConfigError, load_client_config
 
 PROJECT = "0123456789abcdef0123456789abcdef"
 API_ENVIRONMENT = {
@@ -67,12 +67,12 @@ def test_the_file_is_found_through_afs_client_config(tmp_path: Path) -> None:
 def test_a_config_file_others_can_read_is_refused(tmp_path: Path) -> None:
     path = write_config(tmp_path / "client.json", {"secret_key": "SK"}, mode=0o644)
 
-    with pytest.raises(ConfigError, match="owner only"):
+    with pytest.raises(ClientConfigError, match="owner only"):
         load_client_config(API_ENVIRONMENT, path)
 
 
 def test_missing_keys_are_named_by_their_variables(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError) as refused:
+    with pytest.raises(ClientConfigError) as refused:
         load_client_config({"AFS_API_URL": "http://x"}, tmp_path / "absent.json")
 
     message = str(refused.value)
@@ -84,7 +84,7 @@ def test_missing_keys_are_named_by_their_variables(tmp_path: Path) -> None:
 def test_an_invalid_value_is_named_and_no_secret_is_echoed(tmp_path: Path) -> None:
     environment = {**API_ENVIRONMENT, "AFS_PROJECT_ID": "Not-A-Project"}
 
-    with pytest.raises(ConfigError) as refused:
+    with pytest.raises(ClientConfigError) as refused:
         load_client_config(environment, tmp_path / "absent.json")
 
     assert "AFS_PROJECT_ID" in str(refused.value)
@@ -94,7 +94,7 @@ def test_an_invalid_value_is_named_and_no_secret_is_echoed(tmp_path: Path) -> No
 def test_a_storage_endpoint_without_the_tenants_keys_names_them(tmp_path: Path) -> None:
     environment = {**API_ENVIRONMENT, "AFS_STORAGE_ENDPOINT": "http://obs:9000"}
 
-    with pytest.raises(ConfigError) as refused:
+    with pytest.raises(ClientConfigError) as refused:
         load_client_config(environment, tmp_path / "absent.json")
 
     assert "AFS_STORAGE_ACCESS_KEY" in str(refused.value)

@@ -7,8 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from afs.inputs.archive import pack
 from tests.factory import read_log_tarball, run_kit_tenant_flow
+
+pytestmark = pytest.mark.slow
 
 
 def run_demo(home: Path, *options: str) -> subprocess.CompletedProcess:

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from uuid import UUID
 
+import pytest
 from prefect import get_client
 from prefect.client.schemas.objects import StateType
 
@@ -22,6 +23,8 @@ from deployments.automations import ZOMBIE_AFTER
 from flows.reconcile import read_run_state
 from tests.factory import Tenant, discard_waiting_runs, sample_tarball
 from tests.test_end_to_end import processes_mentioning
+
+pytestmark = pytest.mark.slow
 
 
 def test_a_lost_build_host_ends_worker_crashed_and_frees_the_quota(

@@ -24,7 +24,7 @@ from pydantic import BaseModel
 
 from afs.build.vivado.emulator.faults import EMULATOR_FAULTS_ENV
 from afs.build.vivado.logparse import LogScanner, LogSummary, bounded_lines, failure_cause
-from afs.errors import FailureCause, ImageBuildError
+from afs.errors import ConfigurationError, FailureCause, ImageBuildError
 
 LOG_NAME = "vivado.log"
 JOURNAL_NAME = "vivado.jou"
@@ -42,7 +42,7 @@ _NOTABLE = ("ERROR:", "CRITICAL WARNING:", "INFO: [Common 17-206]")
 _NOTABLE_ENDINGS = (" completed successfully", " failed")
 
 
-class VivadoConfigError(Exception):
+class VivadoConfigError(ConfigurationError):
     """The factory is not configured to run this tool version (missing or unusable binary)."""
 
 
