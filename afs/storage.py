@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -33,6 +31,7 @@ from afs.errors import (
     StorageError,
     StorageUnavailable,
 )
+from afs.files import atomic_write
 
 MULTIPART_BYTES = 8 * 1024 * 1024
 
@@ -145,25 +144,16 @@ def download_object(
         length = response.get("ContentLength")
         if length is not None and length > max_bytes:
             raise _too_large(bucket, key, str(length), max_bytes)
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(
-            dir=destination.parent, prefix=f".{destination.name}.", suffix=".part"
-        )
-        try:
-            digest = hashlib.sha256()
-            size = 0
-            with os.fdopen(fd, "wb") as out, _mapped(bucket, key):
-                for chunk in body.iter_chunks(chunk_bytes):
-                    size += len(chunk)
-                    # ContentLength may be absent or wrong; the running count is what binds.
-                    if size > max_bytes:
-                        raise _too_large(bucket, key, f"at least {size}", max_bytes)
-                    digest.update(chunk)
-                    out.write(chunk)
-            os.replace(temporary, destination)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        digest = hashlib.sha256()
+        size = 0
+        with atomic_write(destination) as out, _mapped(bucket, key):
+            for chunk in body.iter_chunks(chunk_bytes):
+                size += len(chunk)
+                # ContentLength may be absent or wrong; the running count is what binds.
+                if size > max_bytes:
+                    raise _too_large(bucket, key, f"at least {size}", max_bytes)
+                digest.update(chunk)
+                out.write(chunk)
     return Download(size=size, sha256=digest.hexdigest())
 
 

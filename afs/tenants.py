@@ -6,6 +6,7 @@ bucket is listed for that tenant, so a DCP location in someone else's bucket is 
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 from functools import lru_cache
@@ -15,6 +16,7 @@ from pydantic import BaseModel, Field, SecretStr, ValidationError
 
 from afs import storage
 from afs.errors import ConfigurationError
+from afs.files import atomic_write
 from afs.settings import Settings
 
 
@@ -66,20 +68,25 @@ def load_tenant(settings: Settings, project_id: str) -> TenantStorage:
 
 
 def save_tenant(settings: Settings, project_id: str, tenant: TenantStorage) -> None:
-    """Add or replace a project's storage; the file holds secrets, so it is private and atomic."""
+    """Add or replace a project's storage; the file holds secrets, so it is private and atomic.
+
+    Writers take turns under a lock and each reads the file afresh, so none loses another's entry.
+    """
     path = settings.tenants_path
     path.parent.mkdir(parents=True, exist_ok=True)
-    entries = dict(_read_all(path))  # a copy: the parsed file is cached and shared
-    entries[project_id] = {
-        **tenant.model_dump(exclude={"access_key", "secret_key"}),
-        "access_key": tenant.access_key.get_secret_value(),
-        "secret_key": tenant.secret_key.get_secret_value(),
-    }
-    temporary = path.with_suffix(".tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w") as out:
-        json.dump(entries, out, indent=2, sort_keys=True)
-    temporary.replace(path)
+    lock = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        entries = json.loads(path.read_text()) if path.exists() else {}
+        entries[project_id] = {
+            **tenant.model_dump(exclude={"access_key", "secret_key"}),
+            "access_key": tenant.access_key.get_secret_value(),
+            "secret_key": tenant.secret_key.get_secret_value(),
+        }
+        with atomic_write(path, mode=0o600) as out:
+            out.write(json.dumps(entries, indent=2, sort_keys=True).encode())
+    finally:
+        os.close(lock)  # closing the descriptor releases the lock
 
 
 def tenant_client(settings: Settings, tenant: TenantStorage):

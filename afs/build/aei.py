@@ -17,15 +17,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import struct
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
 from afs.errors import AfsError
+from afs.files import atomic_write
 
 MAGIC = b"AEIv1.0"
 HEADER = struct.Struct(">8s i i 64s")
@@ -63,26 +62,19 @@ def write_aei(path: Path, metadata: dict[str, Any], bitstream: Path) -> AeiImage
         raise AeiError(f"metadata or bitstream {bitstream.name} exceeds {MAX_LENGTH} bytes")
     header = HEADER.pack(MAGIC, len(meta), bitstream_length, bytes(64))
     digest = hashlib.sha256(header + meta)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as out, bitstream.open("rb") as source:
-            out.write(header + meta)
-            copied = 0
-            while chunk := source.read(_CHUNK):
-                copied += len(chunk)
-                digest.update(chunk)
-                out.write(chunk)
-            # The header already promised a length: a file that changed meanwhile must not pass.
-            if copied != bitstream_length:
-                raise AeiError(
-                    f"{bitstream.name} changed while being read ({copied} != {bitstream_length})"
-                )
-            out.write(digest.digest())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as out, bitstream.open("rb") as source:
+        out.write(header + meta)
+        copied = 0
+        while chunk := source.read(_CHUNK):
+            copied += len(chunk)
+            digest.update(chunk)
+            out.write(chunk)
+        # The header already promised a length: a file that changed meanwhile must not pass.
+        if copied != bitstream_length:
+            raise AeiError(
+                f"{bitstream.name} changed while being read ({copied} != {bitstream_length})"
+            )
+        out.write(digest.digest())
     return AeiImage(metadata=metadata, bitstream_length=bitstream_length, sha256=digest.hexdigest())
 
 

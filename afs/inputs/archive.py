@@ -29,9 +29,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import tarfile
-import tempfile
 from collections.abc import Collection
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,6 +38,7 @@ from typing import IO, Any
 from pydantic import BaseModel, ValidationError
 
 from afs.errors import FailureCause, ImageBuildError
+from afs.files import atomic_write
 from afs.inputs.dcp import DcpError, DcpInfo, read_dcp, whole_design_problem
 from afs.models import PCI_ID_FIELDS, Manifest
 from afs.settings import VU9P_PART
@@ -341,16 +340,10 @@ def _member_data(tar: tarfile.TarFile, member: tarfile.TarInfo) -> IO[bytes]:
 def _extract(source: IO[bytes], destination: Path) -> str:
     """Stream a member's data to `destination` (temp file + rename); returns its sha256."""
     digest = hashlib.sha256()
-    fd, temporary = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            while chunk := source.read(_CHUNK):
-                digest.update(chunk)
-                out.write(chunk)
-        os.replace(temporary, destination)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_write(destination) as out:
+        while chunk := source.read(_CHUNK):
+            digest.update(chunk)
+            out.write(chunk)
     return digest.hexdigest()
 
 
@@ -493,20 +486,13 @@ def pack(
         raise ValueError(f"manifest field {field!r}: {first['msg']}") from None
     manifest_bytes = (json.dumps(manifest.model_dump(), indent=2) + "\n").encode()
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.")
-    try:
-        with os.fdopen(fd, "wb") as raw, tarfile.open(fileobj=raw, mode="w:") as tar:
-            entry = tarfile.TarInfo(MANIFEST_NAME)
-            entry.size = len(manifest_bytes)
-            entry.mtime = int(moment.timestamp())
-            entry.mode = 0o644
-            tar.addfile(entry, io.BytesIO(manifest_bytes))
-            # fstat of the open file: a symlinked DCP is packed as the regular file it points to.
-            with dcp_path.open("rb") as dcp_file:
-                tar.addfile(tar.gettarinfo(arcname=dcp_path.name, fileobj=dcp_file), dcp_file)
-        os.replace(temporary, out)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_write(out) as raw, tarfile.open(fileobj=raw, mode="w:") as tar:
+        entry = tarfile.TarInfo(MANIFEST_NAME)
+        entry.size = len(manifest_bytes)
+        entry.mtime = int(moment.timestamp())
+        entry.mode = 0o644
+        tar.addfile(entry, io.BytesIO(manifest_bytes))
+        # fstat of the open file: a symlinked DCP is packed as the regular file it points to.
+        with dcp_path.open("rb") as dcp_file:
+            tar.addfile(tar.gettarinfo(arcname=dcp_path.name, fileobj=dcp_file), dcp_file)
     return manifest
