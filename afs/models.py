@@ -17,6 +17,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    SecretStr,
 )
 
 from afs.status import ImageStatus
@@ -266,3 +267,14 @@ class ImageRecord(BaseModel):
             name=self.name,
             description=self.description,
         )
+
+
+class StorageCredentials(BaseModel):
+    """Access to an OBS/S3 store: a tenant's own, a project's in the factory, the image store's."""
+
+    model_config = ConfigDict(frozen=True)  # hashable: the API caches one client per credentials
+
+    endpoint: str | None = Field(None, description="OBS/S3 endpoint; None: the default one")
+    region: str = "cn-north-1"
+    access_key: SecretStr
+    secret_key: SecretStr

@@ -23,7 +23,7 @@ from botocore.exceptions import (
     ResponseStreamingError,
 )
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel
 
 from afs.errors import (
     ObjectInaccessible,
@@ -32,6 +32,7 @@ from afs.errors import (
     StorageUnavailable,
 )
 from afs.files import atomic_write
+from afs.models import StorageCredentials
 
 MULTIPART_BYTES = 8 * 1024 * 1024
 
@@ -83,22 +84,21 @@ def _mapped(bucket: str, key: str | None) -> Iterator[None]:
 
 
 def s3_client(
+    credentials: StorageCredentials,
     *,
-    endpoint: str | None,
-    region: str,
-    access_key: SecretStr,
-    secret_key: SecretStr,
+    default_endpoint: str | None = None,
     max_attempts: int = 5,
     connect_timeout: float = 10,
     read_timeout: float = 60,
 ):
     """A boto3 S3 client that works against OBS and moto alike (s3v4 signing, path-style URLs).
 
-    `max_attempts` counts every attempt, the first included (botocore's `total_max_attempts`;
-    its `max_attempts` key would count retries only).
+    `default_endpoint` serves credentials that name none. `max_attempts` counts every attempt,
+    the first included (botocore's `total_max_attempts`; its `max_attempts` key would count
+    retries only).
     """
     config = Config(
-        region_name=region,
+        region_name=credentials.region,
         signature_version="s3v4",
         s3={"addressing_style": "path"},
         retries={"mode": "standard", "total_max_attempts": max_attempts},
@@ -107,9 +107,9 @@ def s3_client(
     )
     return boto3.client(
         "s3",
-        endpoint_url=endpoint,
-        aws_access_key_id=access_key.get_secret_value(),
-        aws_secret_access_key=secret_key.get_secret_value(),
+        endpoint_url=credentials.endpoint or default_endpoint,
+        aws_access_key_id=credentials.access_key.get_secret_value(),
+        aws_secret_access_key=credentials.secret_key.get_secret_value(),
         config=config,
     )
 

@@ -12,11 +12,12 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic import Field, ValidationError
 
 from afs import storage
 from afs.errors import ConfigurationError
 from afs.files import atomic_write
+from afs.models import StorageCredentials
 from afs.settings import Settings
 
 
@@ -28,12 +29,14 @@ class BucketNotOwned(ConfigurationError):
     """The bucket is not one of the project's buckets."""
 
 
-class TenantStorage(BaseModel):
-    endpoint: str | None = Field(None, description="S3/OBS endpoint; None: AFS_OBS_ENDPOINT")
-    region: str = "cn-north-1"
-    access_key: SecretStr
-    secret_key: SecretStr
-    buckets: list[str] = Field(description="the buckets this project owns")
+class TenantStorage(StorageCredentials):
+    """A project's storage: its credentials (no endpoint: AFS_OBS_ENDPOINT) and its buckets."""
+
+    buckets: tuple[str, ...] = Field(description="the buckets this project owns")
+
+    @property
+    def credentials(self) -> StorageCredentials:
+        return StorageCredentials.model_validate(self.model_dump(exclude={"buckets"}))
 
     def require_bucket(self, bucket: str) -> None:
         if bucket not in self.buckets:
@@ -90,23 +93,16 @@ def save_tenant(settings: Settings, project_id: str, tenant: TenantStorage) -> N
 
 
 def tenant_client(settings: Settings, tenant: TenantStorage):
-    return storage.s3_client(
-        endpoint=tenant.endpoint or settings.obs_endpoint,
-        region=tenant.region,
-        access_key=tenant.access_key,
-        secret_key=tenant.secret_key,
-    )
+    return storage.s3_client(tenant.credentials, default_endpoint=settings.obs_endpoint)
 
 
 @lru_cache(maxsize=1024)
-def _cached_client(endpoint: str | None, region: str, access_key: str, secret_key: str):
+def _cached_client(credentials: StorageCredentials, default_endpoint: str | None):
     # Making a boto3 client costs tens of milliseconds; clients are thread-safe, so the API
     # keeps one per tenant configuration. The short timeouts keep a create request short.
     return storage.s3_client(
-        endpoint=endpoint,
-        region=region,
-        access_key=SecretStr(access_key),
-        secret_key=SecretStr(secret_key),
+        credentials,
+        default_endpoint=default_endpoint,
         max_attempts=2,
         connect_timeout=3,
         read_timeout=5,
@@ -121,19 +117,15 @@ def check_dcp_readable(settings: Settings, project_id: str, bucket: str, key: st
     """
     tenant = load_tenant(settings, project_id)
     tenant.require_bucket(bucket)
-    client = _cached_client(
-        tenant.endpoint or settings.obs_endpoint,
-        tenant.region,
-        tenant.access_key.get_secret_value(),
-        tenant.secret_key.get_secret_value(),
-    )
+    client = _cached_client(tenant.credentials, settings.obs_endpoint)
     return storage.head_object(client, bucket, key)
 
 
 def image_store_client(settings: Settings):
-    return storage.s3_client(
+    credentials = StorageCredentials(
         endpoint=settings.obs_endpoint,
         region=settings.obs_region,
         access_key=settings.image_store_access_key,
         secret_key=settings.image_store_secret_key,
     )
+    return storage.s3_client(credentials)

@@ -26,10 +26,11 @@ KEY_FREE = SecretStr("bench")
 
 
 def client(endpoint: str):
+    from afs.models import StorageCredentials
     from afs.storage import s3_client
 
     return s3_client(
-        endpoint=endpoint, region="cn-north-1", access_key=KEY_FREE, secret_key=KEY_FREE
+        StorageCredentials(endpoint=endpoint, access_key=KEY_FREE, secret_key=KEY_FREE)
     )
 
 

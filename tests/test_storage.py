@@ -21,6 +21,7 @@ from botocore.response import StreamingBody
 from pydantic import SecretStr
 
 from afs.devstack.localstack import free_port
+from afs.models import StorageCredentials
 from afs.storage import (
     Download,
     ObjectInaccessible,
@@ -53,10 +54,11 @@ def _put(client, bucket: str, key: str, data: bytes) -> None:
 def client(s3_endpoint: str):
     """The factory's own client (s3v4, path style, standard retries) against the moto server."""
     return s3_client(
-        endpoint=s3_endpoint,
-        region="cn-north-1",
-        access_key=SecretStr(ACCESS_KEY),
-        secret_key=SecretStr(SECRET_KEY),
+        StorageCredentials(
+            endpoint=s3_endpoint,
+            access_key=SecretStr(ACCESS_KEY),
+            secret_key=SecretStr(SECRET_KEY),
+        )
     )
 
 
@@ -183,10 +185,9 @@ def test_a_body_cut_short_is_unavailable_and_leaves_no_file(tmp_path: Path) -> N
 def test_an_unreachable_endpoint_is_unavailable_quickly(tmp_path: Path) -> None:
     closed = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     client = s3_client(
-        endpoint=closed,
-        region="cn-north-1",
-        access_key=SecretStr(ACCESS_KEY),
-        secret_key=SecretStr(SECRET_KEY),
+        StorageCredentials(
+            endpoint=closed, access_key=SecretStr(ACCESS_KEY), secret_key=SecretStr(SECRET_KEY)
+        ),
         max_attempts=2,
         connect_timeout=1,
         read_timeout=1,

@@ -29,7 +29,7 @@ from typing import Annotated, Any, TypeVar
 from pydantic import BaseModel, Field, SecretStr, ValidationError
 
 from afs.errors import ConfigurationError
-from afs.models import PROJECT_ID_PATTERN
+from afs.models import PROJECT_ID_PATTERN, StorageCredentials
 
 CONFIG_FILE_VARIABLE = "AFS_CLIENT_CONFIG"
 DEFAULT_CONFIG_FILE = Path.home() / ".afs" / "client.json"
@@ -52,15 +52,6 @@ _STORAGE_VARIABLES = {
 
 class ClientConfigError(ConfigurationError):
     """The client's configuration is missing a value, unreadable or invalid."""
-
-
-class StorageCredentials(BaseModel):
-    """The tenant's own access to its bucket."""
-
-    endpoint: str | None = Field(None, description="OBS/S3 endpoint; None: AWS S3")
-    region: str = "cn-north-1"
-    access_key: SecretStr
-    secret_key: SecretStr
 
 
 class ClientConfig(BaseModel):

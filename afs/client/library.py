@@ -194,13 +194,7 @@ class FactoryClient:
     def _storage_client(self) -> Any:
         from afs import storage  # boto3 costs a third of a second: only commands that move files
 
-        credentials = self.config.require_storage()
-        return storage.s3_client(
-            endpoint=credentials.endpoint,
-            region=credentials.region,
-            access_key=credentials.access_key,
-            secret_key=credentials.secret_key,
-        )
+        return storage.s3_client(self.config.require_storage())
 
     def upload(
         self, path: Path, dcp_location: str, *, progress: Callable[[int], None] | None = None

@@ -16,11 +16,11 @@ from afs import storage
 from afs.catalog import default_catalog
 from afs.catalog.credentials import CredentialStore
 from afs.client import FactoryClient
-from afs.client.config import ClientConfig, StorageCredentials
+from afs.client.config import ClientConfig
 from afs.devstack.embedded import EmbeddedStack, embedded_stack
 from afs.devstack.samples import write_sample_dcp
 from afs.inputs.archive import pack
-from afs.models import IMAGE_FILE_KEY, FpgaImageRequest
+from afs.models import IMAGE_FILE_KEY, FpgaImageRequest, StorageCredentials
 from afs.settings import get_settings
 from afs.tenants import TenantStorage, save_tenant, tenant_client
 from afs.wire.schemas import ImageItem

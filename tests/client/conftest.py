@@ -10,9 +10,10 @@ import pytest
 from afs.catalog import default_catalog
 from afs.catalog.credentials import CredentialStore
 from afs.client import FactoryClient
-from afs.client.config import ClientConfig, StorageCredentials
+from afs.client.config import ClientConfig
 from afs.devstack.embedded import api_server, wait_for_deployment, worker
 from afs.devstack.localstack import wait_until_healthy
+from afs.models import StorageCredentials
 from afs.settings import get_settings
 from deployments import CREATE_DEPLOYMENT_PATH, DELETE_DEPLOYMENT_PATH
 from tests.factory import Tenant
