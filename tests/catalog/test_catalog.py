@@ -34,7 +34,7 @@ def request(name: str = "fpga-image-test", **fields: str) -> FpgaImageRequest:
     return FpgaImageRequest(dcp_location="obs-fpga:vu9p/dcp.tar", name=name, **fields)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.servers)])
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """Every behaviour holds on SQLite (embedded) and PostgreSQL (scale-out) alike."""
     if request.param == "sqlite":
