@@ -43,6 +43,8 @@ def test_the_client_loads_neither_the_server_its_database_nor_prefect() -> None:
     loaded = loaded_by("afs.client.library", "afs.client.commands", "afs.client.config")
     assert {"fastapi", "starlette", "uvicorn", "sqlalchemy", "prefect"} & loaded == set()
     assert {"afs.api", "afs.catalog", "afs.orchestration", "afs.build"} & loaded == set()
+    # A tenant's command starts in a fraction of a second: no third-party HTTP client either.
+    assert {"httpx", "boto3"} & loaded == set()
 
 
 def test_the_cli_loads_no_http_client_or_object_store_until_a_command_needs_one() -> None:

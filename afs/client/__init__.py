@@ -2,7 +2,7 @@
 
 It shares only the wire format (`afs.wire`) with the server: it imports neither the API, the
 catalog nor Prefect. The library's names are importable from here, loaded on first use, so that
-`afs --help` and `afs pack` do not pay for an HTTP client they never use.
+`afs --help` and `afs pack` load no more than they use.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ _LIBRARY_NAMES = frozenset(
         "FpgaImageNotFound",
         "LogMember",
         "LogTarball",
-        "SdkHmacAuth",
         "log_tarball_location",
     }
 )

@@ -55,7 +55,8 @@ class ClientConfigError(ConfigurationError):
 
 
 class ClientConfig(BaseModel):
-    api_url: str
+    # Only HTTP(S): the client opens this URL, and must never read a file or another scheme.
+    api_url: Annotated[str, Field(pattern=r"^https?://[^\s]+$")]
     access_key: str
     secret_key: SecretStr
     project_id: Annotated[str, Field(pattern=PROJECT_ID_PATTERN)]

@@ -99,3 +99,13 @@ def test_a_storage_endpoint_without_the_tenants_keys_names_them(tmp_path: Path) 
 
     assert "AFS_STORAGE_ACCESS_KEY" in str(refused.value)
     assert "AFS_STORAGE_SECRET_KEY" in str(refused.value)
+
+
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://factory", "factory:9000"])
+def test_an_api_url_that_is_not_http_is_refused_by_its_variable(tmp_path: Path, url: str) -> None:
+    environment = {**API_ENVIRONMENT, "AFS_API_URL": url}
+
+    with pytest.raises(ClientConfigError) as refused:
+        load_client_config(environment, tmp_path / "absent.json")
+
+    assert "AFS_API_URL" in str(refused.value)
