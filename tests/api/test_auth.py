@@ -82,6 +82,9 @@ def test_a_signature_replayed_with_an_altered_body_is_refused(project: Project) 
         original.request.url, headers=dict(original.request.headers), data=altered, timeout=30
     )
     assert error_of(replayed) == (401, "Common.0013")
+    # Refused because the body is not the one signed, before any replay check could refuse it.
+    assert "the signature does not match the request" in replayed.json()["error"]["message"]
+    assert "already received" not in replayed.json()["error"]["message"]
 
 
 def resend(response: requests.Response) -> requests.Response:

@@ -34,16 +34,37 @@ def request(name: str = "fpga-image-test", **fields: str) -> FpgaImageRequest:
     return FpgaImageRequest(dcp_location="obs-fpga:vu9p/dcp.tar", name=name, **fields)
 
 
+@pytest.fixture(scope="module")
+def postgres_catalog_url(postgres_url: str) -> str:
+    """One database for this module's PostgreSQL cases; each case starts from empty tables."""
+    database = f"catalog_{uuid.uuid4().hex}"
+    with create_engine(postgres_url, isolation_level="AUTOCOMMIT").connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{database}"')
+    return postgres_url.rsplit("/", 1)[0] + f"/{database}"
+
+
+def _empty_tables(url: str) -> None:
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            tables = connection.exec_driver_sql(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+            ).scalars()
+            names = ", ".join(f'"{name}"' for name in tables)
+            if names:
+                connection.exec_driver_sql(f"TRUNCATE {names}")
+    finally:
+        engine.dispose()
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.servers)])
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """Every behaviour holds on SQLite (embedded) and PostgreSQL (scale-out) alike."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'catalog.db'}"
-    server_url = request.getfixturevalue("postgres_url")
-    database = f"catalog_{uuid.uuid4().hex}"
-    with create_engine(server_url, isolation_level="AUTOCOMMIT").connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{database}"')
-    return server_url.rsplit("/", 1)[0] + f"/{database}"
+    database_url = request.getfixturevalue("postgres_catalog_url")
+    _empty_tables(database_url)
+    return database_url
 
 
 @pytest.fixture
