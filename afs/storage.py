@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import boto3
 from boto3.s3.transfer import ProgressCallbackInvoker, TransferConfig, create_transfer_manager
@@ -25,12 +26,11 @@ from botocore.exceptions import (
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
 from pydantic import BaseModel
 
-from afs.errors import (
-    ObjectInaccessible,
-    ObjectTooLarge,
-    StorageError,
-    StorageUnavailable,
-)
+# Re-exported: callers catch these as `storage.StorageError` and so on.
+from afs.errors import ObjectInaccessible as ObjectInaccessible
+from afs.errors import ObjectTooLarge as ObjectTooLarge
+from afs.errors import StorageError as StorageError
+from afs.errors import StorageUnavailable as StorageUnavailable
 from afs.files import atomic_write
 from afs.models import StorageCredentials
 
@@ -90,7 +90,7 @@ def s3_client(
     max_attempts: int = 5,
     connect_timeout: float = 10,
     read_timeout: float = 60,
-):
+) -> Any:  # a boto3 S3 client (boto3 is untyped)
     """A boto3 S3 client that works against OBS and moto alike (s3v4 signing, path-style URLs).
 
     `default_endpoint` serves credentials that name none. `max_attempts` counts every attempt,
@@ -128,7 +128,7 @@ def _too_large(bucket: str, key: str, size: str, max_bytes: int) -> ObjectTooLar
 
 
 def download_object(
-    client,
+    client: Any,
     bucket: str,
     key: str,
     destination: Path,
@@ -157,20 +157,20 @@ def download_object(
     return Download(size=size, sha256=digest.hexdigest())
 
 
-def head_object(client, bucket: str, key: str) -> int:
+def head_object(client: Any, bucket: str, key: str) -> int:
     """The object's size in bytes."""
     with _mapped(bucket, key):
         return int(client.head_object(Bucket=bucket, Key=key)["ContentLength"])
 
 
-def delete_object(client, bucket: str, key: str) -> None:
+def delete_object(client: Any, bucket: str, key: str) -> None:
     """Remove the object; removing one that is already gone succeeds (S3 semantics)."""
     with _mapped(bucket, key):
         client.delete_object(Bucket=bucket, Key=key)
 
 
 def upload_file(
-    client,
+    client: Any,
     path: Path,
     bucket: str,
     key: str,
@@ -193,7 +193,7 @@ def upload_file(
         manager.upload(str(path), bucket, key, extra_args, subscribers).result()
 
 
-def ensure_bucket(client, bucket: str) -> None:
+def ensure_bucket(client: Any, bucket: str) -> None:
     """Create `bucket` in the client's region unless it exists already (idempotent)."""
     with _mapped(bucket, None):
         try:
@@ -203,7 +203,7 @@ def ensure_bucket(client, bucket: str) -> None:
             if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") != 404:
                 raise
         region = client.meta.region_name
-        options = {}
+        options: dict[str, Any] = {}
         if region and region != "us-east-1":  # S3 rejects an explicit us-east-1 constraint
             options["CreateBucketConfiguration"] = {"LocationConstraint": region}
         try:

@@ -11,6 +11,7 @@ import json
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, ValidationError
 
@@ -43,7 +44,7 @@ class TenantStorage(StorageCredentials):
             raise BucketNotOwned(f"bucket {bucket!r} is not configured for this project")
 
 
-def _read_all(path: Path) -> dict[str, dict]:
+def _read_all(path: Path) -> dict[str, dict[str, Any]]:
     try:
         stat = path.stat()
     except FileNotFoundError:
@@ -52,9 +53,10 @@ def _read_all(path: Path) -> dict[str, dict]:
 
 
 @lru_cache(maxsize=8)
-def _parsed(path: Path, _mtime_ns: int, _size: int) -> dict[str, dict]:
+def _parsed(path: Path, _mtime_ns: int, _size: int) -> dict[str, dict[str, Any]]:
     """The file's entries, parsed once per version of the file (the API reads it per request)."""
-    return json.loads(path.read_text())
+    entries: dict[str, dict[str, Any]] = json.loads(path.read_text())
+    return entries
 
 
 def load_tenant(settings: Settings, project_id: str) -> TenantStorage:
@@ -92,12 +94,12 @@ def save_tenant(settings: Settings, project_id: str, tenant: TenantStorage) -> N
         os.close(lock)  # closing the descriptor releases the lock
 
 
-def tenant_client(settings: Settings, tenant: TenantStorage):
+def tenant_client(settings: Settings, tenant: TenantStorage) -> Any:  # a boto3 S3 client
     return storage.s3_client(tenant.credentials, default_endpoint=settings.obs_endpoint)
 
 
 @lru_cache(maxsize=1024)
-def _cached_client(credentials: StorageCredentials, default_endpoint: str | None):
+def _cached_client(credentials: StorageCredentials, default_endpoint: str | None) -> Any:
     # Making a boto3 client costs tens of milliseconds; clients are thread-safe, so the API
     # keeps one per tenant configuration. The short timeouts keep a create request short.
     return storage.s3_client(
@@ -121,7 +123,7 @@ def check_dcp_readable(settings: Settings, project_id: str, bucket: str, key: st
     return storage.head_object(client, bucket, key)
 
 
-def image_store_client(settings: Settings):
+def image_store_client(settings: Settings) -> Any:  # a boto3 S3 client
     credentials = StorageCredentials(
         endpoint=settings.obs_endpoint,
         region=settings.obs_region,

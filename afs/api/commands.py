@@ -53,7 +53,7 @@ def _create_credentials(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(commands: argparse._SubParsersAction) -> None:
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `serve` and `credentials create` to the `afs` command's subcommands."""
     serve = commands.add_parser("serve", help="serve the HTTP API, with the dispatcher beside it")
     serve.add_argument("--port", type=int, required=True)
@@ -77,7 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="afs")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
-    return args.run(args)
+    code: int = args.run(args)
+    return code
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from collections.abc import Collection, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import (
     ColumnElement,
@@ -167,7 +167,7 @@ class Catalog:
         """
         image_id = image_id or uuid.uuid4().hex
         now = _now()
-        values = {
+        values: dict[str, Any] = {
             "id": image_id,
             "project_id": project_id,
             "name": request.name,
@@ -283,7 +283,8 @@ class Catalog:
                     order = (fpga_images.c.created_at.asc(), fpga_images.c.id.asc())
                     skip, take, reverse = max(older, 0), limit + min(older, 0), True
             page = select(fpga_images).where(condition).order_by(*order)
-            rows = connection.execute(page.offset(skip).limit(take)).all()
+            # Result.all() is typed as a Sequence but returns a list, which is reversed in place.
+            rows = cast("list[Row[Any]]", connection.execute(page.offset(skip).limit(take)).all())
             if reverse:
                 rows.reverse()
             if total is None:

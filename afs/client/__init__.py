@@ -8,7 +8,17 @@ catalog nor Prefect. The library's names are importable from here, loaded on fir
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # what __getattr__ loads, as the type checker should see it
+    from afs.client.library import MAX_LOG_TARBALL_BYTES as MAX_LOG_TARBALL_BYTES
+    from afs.client.library import ApiError as ApiError
+    from afs.client.library import ApiUnreachable as ApiUnreachable
+    from afs.client.library import FactoryClient as FactoryClient
+    from afs.client.library import FpgaImageNotFound as FpgaImageNotFound
+    from afs.client.library import LogMember as LogMember
+    from afs.client.library import LogTarball as LogTarball
+    from afs.client.library import log_tarball_location as log_tarball_location
 
 _LIBRARY_NAMES = frozenset(
     {

@@ -152,7 +152,8 @@ def _run(args: argparse.Namespace) -> int:
         return 2
     try:
         with FactoryClient(config) as client:
-            return args.handler(args, client)
+            code: int = args.handler(args, client)
+            return code
     except ClientConfigError as exc:
         print(f"{where}: {exc}", file=sys.stderr)
         return 2
@@ -161,7 +162,7 @@ def _run(args: argparse.Namespace) -> int:
         return 1
 
 
-def register(commands: argparse._SubParsersAction) -> None:
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `image create|list|show|delete|wait|logs` to the `afs` command's subcommands."""
     image = commands.add_parser(
         "image",

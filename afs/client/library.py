@@ -129,7 +129,8 @@ class FactoryClient:
         )
         try:
             with self._opener.open(request, timeout=self._timeout) as response:
-                return response.read()
+                content: bytes = response.read()
+                return content
         except urllib.error.HTTPError as answer:
             status, content = answer.code, answer.read()
         except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:

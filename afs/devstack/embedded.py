@@ -58,7 +58,7 @@ def install_sample_shells(settings: Settings) -> list[Path]:
 
 
 @contextlib.contextmanager
-def worker(logs_dir: Path) -> Iterator[subprocess.Popen]:
+def worker(logs_dir: Path) -> Iterator[subprocess.Popen[bytes]]:
     """`afs worker` in its own process: serves the deployments until stopped."""
     log = logs_dir / "worker.log"
     env = {**os.environ, **_WORKER_ENVIRONMENT}
@@ -71,7 +71,7 @@ def worker(logs_dir: Path) -> Iterator[subprocess.Popen]:
 
 
 @contextlib.contextmanager
-def api_server(logs_dir: Path) -> Iterator[tuple[str, subprocess.Popen]]:
+def api_server(logs_dir: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """`afs serve` in its own process; yields its URL at once (see wait_until_healthy)."""
     port = free_port()
     command = [sys.executable, "-m", "afs.cli", "serve", "--port", str(port),

@@ -15,15 +15,17 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
-def wait_until_healthy(url: str, process: subprocess.Popen, timeout: float, log: Path) -> None:
+def wait_until_healthy(url: str, process: subprocess.Popen[Any], timeout: float, log: Path) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -36,7 +38,7 @@ def wait_until_healthy(url: str, process: subprocess.Popen, timeout: float, log:
     raise RuntimeError(f"{url} not healthy after {timeout:.0f} s; see {log}")
 
 
-def stop(process: subprocess.Popen, grace: float = 10, group: bool = True) -> None:
+def stop(process: subprocess.Popen[Any], grace: float = 10, group: bool = True) -> None:
     """SIGTERM, then SIGKILL after `grace` seconds: to the process group `start` made, or to
     the process alone when it shares its parent's group (`group=False`)."""
     if process.poll() is not None:
@@ -54,7 +56,7 @@ def stop(process: subprocess.Popen, grace: float = 10, group: bool = True) -> No
 
 def start(
     command: list[str], health_url: str | None, log: Path, env: dict[str, str], timeout: float
-) -> subprocess.Popen:
+) -> subprocess.Popen[bytes]:
     """Start `command` in its own process group; wait for `health_url` to answer, if given."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
@@ -172,7 +174,7 @@ def postgres_server(log_dir: Path, port: int | None = None) -> Iterator[str]:
         shutil.rmtree(cluster, ignore_errors=True)
 
 
-def _wait_for_postgres(bin_dir: Path, port: int, process: subprocess.Popen, log: Path) -> None:
+def _wait_for_postgres(bin_dir: Path, port: int, process: subprocess.Popen[Any], log: Path) -> None:
     deadline = time.monotonic() + 60
     ready = [str(bin_dir / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)]
     while subprocess.run(ready, capture_output=True, check=False).returncode:

@@ -33,7 +33,7 @@ import tarfile
 from collections.abc import Collection
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Literal, cast
 
 from pydantic import BaseModel, ValidationError
 
@@ -469,7 +469,8 @@ def pack(
             fpga_vendor="xilinx",
             fpga_chip="vu9p",
             bitstream_format="bin",
-            flow_type=flow_type,
+            # Manifest validates it at run time; a wrong value is the ValueError below.
+            flow_type=cast(Literal["vivado", "sdaccel"], flow_type),
             shell_id=shell_id,
             pci_vendor_id="0x19e5",
             pci_device_id=pci_device_id,

@@ -11,6 +11,7 @@ import contextvars
 import logging
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, cast
 
 from prefect.client.schemas.objects import StateType
 from pydantic import BaseModel
@@ -20,6 +21,9 @@ from afs.models import ImageRecord
 from afs.orchestration.lifecycle import record_run_state
 from afs.orchestration.states import image_status_for
 from afs.status import IN_CREATION, ImageStatus
+
+if TYPE_CHECKING:
+    from prefect.client.schemas.objects import FlowRun, State
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +42,7 @@ def run_tags(project_id: str, image_id: str) -> list[str]:
     return [f"project:{project_id}", f"image:{image_id}"]
 
 
-def run_parameters(record: ImageRecord) -> dict:
+def run_parameters(record: ImageRecord) -> dict[str, Any]:
     return {
         "image": record.request.model_dump(mode="json"),
         "project_id": record.project_id,
@@ -74,7 +78,7 @@ def dispatch_pending(
 
 def _starter(
     deployment_name: str,
-    parameters: Callable[[ImageRecord], dict],
+    parameters: Callable[[ImageRecord], dict[str, Any]],
     run_name: Callable[[ImageRecord], str],
     key: Callable[[ImageRecord], str],
 ) -> Callable[[ImageRecord], StartedRun]:
@@ -82,16 +86,22 @@ def _starter(
     from prefect.deployments import run_deployment
 
     def start(record: ImageRecord) -> StartedRun:
-        run = run_deployment(
-            deployment_name,
-            parameters=parameters(record),
-            flow_run_name=run_name(record),
-            tags=run_tags(record.project_id, record.id),
-            idempotency_key=key(record),
-            timeout=0,
-            as_subflow=False,
+        # Called from synchronous code, run_deployment returns the FlowRun, not a coroutine.
+        run = cast(
+            "FlowRun",
+            run_deployment(
+                deployment_name,
+                parameters=parameters(record),
+                flow_run_name=run_name(record),
+                tags=run_tags(record.project_id, record.id),
+                idempotency_key=key(record),
+                timeout=0,
+                as_subflow=False,
+            ),
         )
-        return StartedRun(id=str(run.id), state_type=run.state.type)
+        # A run created from a deployment has a state (Scheduled) from the start.
+        state = cast("State[Any]", run.state)
+        return StartedRun(id=str(run.id), state_type=state.type)
 
     return start
 

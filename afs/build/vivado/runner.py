@@ -101,7 +101,7 @@ def _is_notable(line: str) -> bool:
     return line.startswith(_NOTABLE) or line.endswith(_NOTABLE_ENDINGS)
 
 
-def _read_output(stream: BinaryIO, sink_path: Path, lines: queue.Queue) -> None:
+def _read_output(stream: BinaryIO, sink_path: Path, lines: queue.Queue[str | None]) -> None:
     try:
         with stream, sink_path.open("wb", buffering=0) as sink:
             for line in bounded_lines(stream, sink):
@@ -110,12 +110,14 @@ def _read_output(stream: BinaryIO, sink_path: Path, lines: queue.Queue) -> None:
         lines.put(_EOF)
 
 
-def _signal_group(process: subprocess.Popen, sig: signal.Signals) -> None:
+def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError):  # the whole group is already gone
         os.killpg(process.pid, sig)
 
 
-def _stop(process: subprocess.Popen, lines: queue.Queue, grace_seconds: float) -> None:
+def _stop(
+    process: subprocess.Popen[bytes], lines: queue.Queue[str | None], grace_seconds: float
+) -> None:
     """SIGTERM the whole group, SIGKILL what is left after the grace period, drain the reader."""
     _signal_group(process, signal.SIGTERM)
     with contextlib.suppress(subprocess.TimeoutExpired):
@@ -134,8 +136,8 @@ def _stop(process: subprocess.Popen, lines: queue.Queue, grace_seconds: float) -
 
 
 def _follow(
-    process: subprocess.Popen,
-    lines: queue.Queue,
+    process: subprocess.Popen[bytes],
+    lines: queue.Queue[str | None],
     *,
     deadline: float,
     timeout_seconds: float,

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TextIO
+from typing import TextIO, TypeVar
 
 from afs.build.vivado.emulator import EMULATED_VIVADO_VERSION, EMULATOR_NAME, IDENTITY
 from afs.build.vivado.emulator.bitstream import emulated_bitstream, write_bitstream_files
@@ -195,8 +195,11 @@ def usage(name: str, spec: Spec) -> str:
 _COMMANDS: dict[str, tuple[Spec, Callable[[Session, Args], Result]]] = {}
 
 
-def _command(spec: Spec) -> Callable:
-    def register(handler: Callable[[Session, Args], Result]) -> Callable:
+_Handler = TypeVar("_Handler", bound="Callable[[Session, Args], Result]")
+
+
+def _command(spec: Spec) -> Callable[[_Handler], _Handler]:
+    def register(handler: _Handler) -> _Handler:
         _COMMANDS[handler.__name__] = (spec, handler)
         return handler
 
@@ -738,7 +741,7 @@ class Session:
         if len(paths) < 2:
             raise CommandError("Vivado 12-3251", "pr_verify needs at least two checkpoints")
         first, *others = (self._load(path) for path in paths)
-        problems: dict[str, list[str]] = {}
+        problems: dict[Path, list[str]] = {}
         for other in others:
             found = problems.setdefault(other.path, [])
             found += self._static_differences(first, other)
@@ -1022,6 +1025,7 @@ class Session:
         if bit_path.suffix != ".bit":
             bit_path = bit_path.with_name(bit_path.name + ".bit")
         cell = args.values.get("-cell")
+        outputs: list[tuple[Path, str | None]]
         if cell is not None:
             self._reconfigurable_cell(design, cell)
             outputs = [(bit_path, cell)]

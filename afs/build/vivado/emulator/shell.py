@@ -113,8 +113,9 @@ class BatchRun:
         tcl.createcommand("::afs::exit", self.exit)
         for name in command_names():
             tcl.eval(_WRAPPER.format(name=name))
-        tcl.setvar("argv", tuple(options.tclargs))
-        tcl.setvar("argc", len(options.tclargs))
+        # typeshed types setvar's value as str; tkinter passes tuples and ints to Tcl as they are.
+        tcl.setvar("argv", tuple(options.tclargs))  # type: ignore[arg-type]
+        tcl.setvar("argc", len(options.tclargs))  # type: ignore[arg-type]
         tcl.setvar("argv0", str(options.source))
         source_line = f"source {options.source}" + ("" if options.trace else " -notrace")
         self.console.line(source_line)
