@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-fast lint bench clean
+.PHONY: demo test test-fast test-shuffled lint clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required"'
@@ -28,6 +28,10 @@ test: $(STAMP)
 # The inner loop: no server, no Prefect run, no slow suite, on both cores (under a minute).
 test-fast: $(STAMP)
 	$(BIN)/pytest -m "not servers and not slow" -n 2
+
+# The whole suite in a random order (pytest-randomly; the seed is printed to replay an order).
+test-shuffled: $(STAMP)
+	$(BIN)/pytest -p randomly
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

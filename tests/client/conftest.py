@@ -16,12 +16,17 @@ from afs.devstack.localstack import wait_until_healthy
 from afs.models import StorageCredentials
 from afs.settings import get_settings
 from deployments import CREATE_DEPLOYMENT_PATH, DELETE_DEPLOYMENT_PATH
-from tests.factory import Tenant
+from tests.factory import Tenant, discard_waiting_runs
 
 
 @pytest.fixture(scope="package")
 def factory_api(factory: None, session_dir: Path) -> Iterator[str]:
-    """The API (with its dispatcher) and a worker building what it dispatches."""
+    """The API (with its dispatcher) and a worker building what it dispatches.
+
+    Runs that earlier packages left queued (their images were never meant to be built) are
+    discarded first: the worker would otherwise spend minutes building them.
+    """
+    discard_waiting_runs()
     logs = session_dir / "logs"
     with api_server(logs) as (url, process), worker(logs):
         wait_for_deployment(CREATE_DEPLOYMENT_PATH)
