@@ -11,6 +11,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 VU9P_PART = "xcvu9p-flgb2104-2-i"
+VIVADO_TERM_GRACE_SECONDS = 10.0
 EMULATOR_COMMAND = "afs-vivado-emulator"
 
 
@@ -53,6 +54,16 @@ class Settings(BaseSettings):
         False, description="let the AFS Vivado emulator build images (development hosts only)"
     )
     build_timeout_seconds: int = 4 * 3600
+    vivado_term_grace_seconds: float = Field(
+        VIVADO_TERM_GRACE_SECONDS,
+        gt=0,
+        description="after SIGTERM (cancel, timeout), how long Vivado has before SIGKILL",
+    )
+    zombie_after_seconds: int = Field(
+        90,
+        ge=45,
+        description="a run whose heartbeats (every 30 s) stopped this long is crashed as a zombie",
+    )
     max_build_attempts: int = Field(3, description="builds per image, reprocessing included")
 
     max_tarball_bytes: int = 2 * 1024**3

@@ -16,11 +16,11 @@ from prefect.events.schemas.automations import EventTrigger, Posture
 from prefect.events.schemas.events import ResourceSpecification
 
 HEARTBEAT_SECONDS = 30  # PREFECT_FLOWS_HEARTBEAT_FREQUENCY of every build run (Prefect's minimum)
-ZOMBIE_AFTER = timedelta(seconds=3 * HEARTBEAT_SECONDS)
 ZOMBIE_AUTOMATION = "afs: crash flow runs whose heartbeats stopped"
 
 
-def zombie_automation() -> Automation:
+def zombie_automation(after: timedelta) -> Automation:
+    """Crash a run that sent no heartbeat for `after` (the setting AFS_ZOMBIE_AFTER_SECONDS)."""
     return Automation(
         name=ZOMBIE_AUTOMATION,
         description="Marks build runs Crashed when their worker died; reconcile frees the quota.",
@@ -37,12 +37,12 @@ def zombie_automation() -> Automation:
             for_each={"prefect.resource.id"},
             posture=Posture.Proactive,
             threshold=1,
-            within=ZOMBIE_AFTER,
+            within=after,
         ),
         actions=[
             ChangeFlowRunState(
                 state=StateType.CRASHED,
-                message=f"no heartbeat for {ZOMBIE_AFTER.total_seconds():g} s: the worker died",
+                message=f"no heartbeat for {after.total_seconds():g} s: the worker died",
             )
         ],
     )
@@ -52,6 +52,9 @@ def ensure_automations() -> None:
     """Create the factory's automations on the current Prefect server unless they exist."""
     from prefect import get_client
 
+    from afs.settings import get_settings
+
+    after = timedelta(seconds=get_settings().zombie_after_seconds)
     with get_client(sync_client=True) as client:
         if not client.read_automations_by_name(ZOMBIE_AUTOMATION):
-            zombie_automation().create()
+            zombie_automation(after).create()

@@ -28,6 +28,9 @@ def _configure_environment() -> None:
     os.environ["AFS_HOME"] = str(_SESSION_DIR / "afs-home")
     os.environ[EMULATOR_FAULTS_ENV] = "1"  # the sample DCPs' faults are acted out in tests only
     os.environ["AFS_ALLOW_EMULATOR"] = "true"
+    # Shorter than in production, so that the tests of cancels and lost workers wait less.
+    os.environ["AFS_VIVADO_TERM_GRACE_SECONDS"] = "2"
+    os.environ["AFS_ZOMBIE_AFTER_SECONDS"] = "60"
 
 
 _configure_environment()

@@ -181,6 +181,7 @@ def build_bitstream(
         workspace.build_script,
         workspace.vivado_dir,
         timeout_seconds=settings.build_timeout_seconds,
+        term_grace_seconds=settings.vivado_term_grace_seconds,
         on_line=on_line,
     )
 

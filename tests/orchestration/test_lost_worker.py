@@ -17,9 +17,9 @@ from afs.catalog import default_catalog
 from afs.devstack.embedded import wait_for_deployment, worker
 from afs.orchestration.dispatch import deployment_starter, dispatch_pending
 from afs.orchestration.reconcile import reconcile_images
+from afs.settings import get_settings
 from afs.status import ImageStatus
 from deployments import CREATE_DEPLOYMENT_PATH
-from deployments.automations import ZOMBIE_AFTER
 from flows.reconcile import read_run_state
 from tests.factory import Tenant, discard_waiting_runs, sample_tarball
 from tests.test_end_to_end import processes_mentioning
@@ -45,7 +45,7 @@ def test_a_lost_build_host_ends_worker_crashed_and_frees_the_quota(
             os.kill(pid, signal.SIGKILL)  # Vivado has its own session; the host took it too
 
     flow_run_id = UUID(default_catalog().get(image.id).flow_run_id)
-    give_up = time.monotonic() + ZOMBIE_AFTER.total_seconds() + 120
+    give_up = time.monotonic() + get_settings().zombie_after_seconds + 120
     with get_client(sync_client=True) as client:
         while client.read_flow_run(flow_run_id).state.type is not StateType.CRASHED:
             assert time.monotonic() < give_up, "the zombie automation never crashed the run"

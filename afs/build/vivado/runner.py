@@ -25,13 +25,13 @@ from pydantic import BaseModel
 from afs.build.vivado.emulator.faults import EMULATOR_FAULTS_ENV
 from afs.build.vivado.logparse import LogScanner, LogSummary, bounded_lines, failure_cause
 from afs.errors import ConfigurationError, FailureCause, ImageBuildError
+from afs.settings import VIVADO_TERM_GRACE_SECONDS
 
 LOG_NAME = "vivado.log"
 JOURNAL_NAME = "vivado.jou"
 STDOUT_NAME = "vivado.stdout"
 TEMP_DIR_NAME = "tmp"
 
-TERM_GRACE_SECONDS = 10.0
 VERSION_TIMEOUT_SECONDS = 60.0
 MAX_ERROR_TEXT = 1500
 _POLL_SECONDS = 0.1
@@ -195,7 +195,7 @@ def run_vivado(
     timeout_seconds: float,
     on_line: Callable[[str], None] | None = None,
     cancel: threading.Event | None = None,
-    term_grace_seconds: float = TERM_GRACE_SECONDS,
+    term_grace_seconds: float = VIVADO_TERM_GRACE_SECONDS,
 ) -> VivadoRun:
     """Run `script` in batch mode in `work_dir`; raise ImageBuildError if the build failed."""
     identity = tool_identity(binary)
