@@ -7,6 +7,7 @@ every flow run in this process talks to the same Prefect server and S3 endpoint.
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,7 +38,7 @@ _configure_environment()
 
 
 # A test that uses one of these (directly or through another fixture) needs a real server.
-_SERVER_FIXTURES = frozenset({"s3_endpoint", "prefect_api", "postgres_url"})
+_SERVER_FIXTURES = frozenset({"s3_endpoint", "prefect_api", "postgres_url", "api_url"})
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -103,6 +104,26 @@ def factory(s3_endpoint: str, prefect_api: str) -> Iterator[None]:
     default_catalog.cache_clear()
     install_sample_shells(get_settings())
     return
+
+
+@pytest.fixture(scope="session")
+def api_url(factory: None, session_dir: Path) -> Iterator[str]:
+    """The session's one API, `afs serve` in its own process, without a dispatcher.
+
+    A dispatcher would turn the images other tests register into flow runs behind their backs;
+    the tests that need dispatching start one beside their worker (tests/client/conftest.py).
+    """
+    from afs.devstack.localstack import free_port, start, stop
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "afs.cli", "serve", "--port", str(port), "--no-dispatcher"]
+    log = session_dir / "logs" / "api.log"
+    process = start(command, f"{url}/health", log, dict(os.environ), timeout=90)
+    try:
+        yield url
+    finally:
+        stop(process)
 
 
 @pytest.fixture

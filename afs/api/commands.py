@@ -22,8 +22,11 @@ def _serve(args: argparse.Namespace) -> int:
     # The API never waits for Prefect: the dispatcher turns the rows it writes into flow runs.
     # It runs in a process of its own so that its Prefect calls never hold a serving process's
     # interpreter lock, and it ends when this process does, however this process ends.
-    command = [sys.executable, "-m", "afs.cli", "dispatcher", "--parent-pid", str(os.getpid())]
-    dispatcher = subprocess.Popen([*command, "--interval", str(args.dispatch_interval)])
+    # With --no-dispatcher, dispatchers run elsewhere (`afs dispatcher`, in any number of replicas).
+    dispatcher = None
+    if not args.no_dispatcher:
+        command = [sys.executable, "-m", "afs.cli", "dispatcher", "--parent-pid", str(os.getpid())]
+        dispatcher = subprocess.Popen([*command, "--interval", str(args.dispatch_interval)])
     try:
         uvicorn.run(
             "afs.api.app:create_app",
@@ -35,7 +38,8 @@ def _serve(args: argparse.Namespace) -> int:
             log_level="info",
         )
     finally:
-        stop(dispatcher, grace=30, group=False)
+        if dispatcher is not None:
+            stop(dispatcher, grace=30, group=False)
     return 0
 
 
@@ -59,6 +63,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     serve.add_argument("--port", type=int, required=True)
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--dispatch-interval", type=float, default=1.0, help="seconds")
+    serve.add_argument(
+        "--no-dispatcher", action="store_true", help="run no dispatcher (`afs dispatcher` does)"
+    )
     serve.add_argument(
         "--workers", type=int, default=1, help="serving processes (the catalog is shared)"
     )

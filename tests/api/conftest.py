@@ -1,39 +1,17 @@
-"""The API as it is served: `afs serve` in its own process, on this session's S3 and Prefect."""
+"""The API as it is served: the session's `afs serve` (tests/conftest.py), a project per test."""
 
 from __future__ import annotations
-
-import sys
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from afs.catalog import default_catalog
 from afs.catalog.credentials import CredentialStore
-from afs.devstack.localstack import free_port, start, stop
 from afs.models import FpgaImageRequest
 from afs.settings import get_settings
 from tests.api.sdk import SdkClient
 from tests.factory import Tenant
 
 DCP_KEY = "vu9p/design.tar"
-
-
-# Package scope: its dispatcher must stop before other packages register images it would dispatch.
-@pytest.fixture(scope="package")
-def api_url(factory: None, session_dir: Path) -> Iterator[str]:
-    import os
-
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "afs.api.commands", "serve", "--port", str(port)]
-    process = start(
-        command, f"{url}/health", session_dir / "logs" / "api.log", dict(os.environ), timeout=90
-    )
-    try:
-        yield url
-    finally:
-        stop(process)
 
 
 @pytest.fixture(scope="session")

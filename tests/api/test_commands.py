@@ -79,3 +79,24 @@ def test_several_serving_processes_answer_signed_requests(factory: None, session
             assert response.json() == {"count": 0, "fpgaimages": []}, response.text
     finally:
         stop(process)
+
+
+def test_without_a_dispatcher_the_api_serves_alone(api_url: str) -> None:
+    """The session's API (tests/conftest.py) runs with --no-dispatcher: no child dispatches."""
+    from urllib.parse import urlsplit
+
+    port = urlsplit(api_url).port
+    servers = [
+        int(stat.parent.name)
+        for stat in Path("/proc").glob("[0-9]*/stat")
+        if f"--port {port} --no-dispatcher" in _command_line(stat.parent)
+    ]
+    assert len(servers) == 1
+    assert dispatcher_of(servers[0]) is None
+
+
+def _command_line(process_dir: Path) -> str:
+    try:
+        return (process_dir / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,8 +13,8 @@ from afs.catalog import default_catalog
 from afs.catalog.credentials import CredentialStore
 from afs.client import FactoryClient
 from afs.client.config import ClientConfig
-from afs.devstack.embedded import api_server, wait_for_deployment, worker
-from afs.devstack.localstack import wait_until_healthy
+from afs.devstack.embedded import wait_for_deployment, worker
+from afs.devstack.localstack import start, stop
 from afs.models import StorageCredentials
 from afs.settings import get_settings
 from deployments import CREATE_DEPLOYMENT_PATH, DELETE_DEPLOYMENT_PATH
@@ -20,19 +22,24 @@ from tests.factory import Tenant, discard_waiting_runs
 
 
 @pytest.fixture(scope="package")
-def factory_api(factory: None, session_dir: Path) -> Iterator[str]:
-    """The API (with its dispatcher) and a worker building what it dispatches.
+def factory_api(api_url: str, session_dir: Path) -> Iterator[str]:
+    """The session's API with a dispatcher and a worker building what it dispatches.
 
     Runs that earlier packages left queued (their images were never meant to be built) are
-    discarded first: the worker would otherwise spend minutes building them.
+    discarded first: the worker would otherwise spend minutes building them. The dispatcher
+    stops with this package, before other packages register images it would dispatch.
     """
     discard_waiting_runs()
     logs = session_dir / "logs"
-    with api_server(logs) as (url, process), worker(logs):
-        wait_for_deployment(CREATE_DEPLOYMENT_PATH)
-        wait_for_deployment(DELETE_DEPLOYMENT_PATH)
-        wait_until_healthy(f"{url}/health", process, timeout=90, log=logs / "api.log")
-        yield url
+    command = [sys.executable, "-m", "afs.cli", "dispatcher", "--interval", "0.5"]
+    dispatcher = start(command, None, logs / "dispatcher.log", dict(os.environ), timeout=90)
+    try:
+        with worker(logs):
+            wait_for_deployment(CREATE_DEPLOYMENT_PATH)
+            wait_for_deployment(DELETE_DEPLOYMENT_PATH)
+            yield api_url
+    finally:
+        stop(dispatcher)
 
 
 def client_config(api_url: str, tenant: Tenant) -> ClientConfig:
