@@ -161,3 +161,18 @@ def discard_waiting_runs() -> int:
                 client.delete_flow_run(run.id)
             discarded += len(runs)
     return discarded
+
+
+def settle_undispatched_images() -> None:
+    """Fail the images other tests left awaiting a dispatcher, and drop the deletes they left.
+
+    The session's API runs no dispatcher, so those images wait for ever; a package that starts a
+    dispatcher and a worker must not spend them on images that were never meant to be built.
+    """
+    from afs.catalog import default_catalog
+
+    catalog = default_catalog()
+    for image in catalog.awaiting_dispatch(limit=100_000):
+        catalog.mark_error(image.id, "INTERNAL_ERROR: left by another test, never built")
+    for image in catalog.awaiting_delete(limit=100_000):
+        catalog.delete(image.id)

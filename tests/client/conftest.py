@@ -18,17 +18,18 @@ from afs.devstack.localstack import start, stop
 from afs.models import StorageCredentials
 from afs.settings import get_settings
 from deployments import CREATE_DEPLOYMENT_PATH, DELETE_DEPLOYMENT_PATH
-from tests.factory import Tenant, discard_waiting_runs
+from tests.factory import Tenant, discard_waiting_runs, settle_undispatched_images
 
 
 @pytest.fixture(scope="package")
 def factory_api(api_url: str, session_dir: Path) -> Iterator[str]:
     """The session's API with a dispatcher and a worker building what it dispatches.
 
-    Runs that earlier packages left queued (their images were never meant to be built) are
-    discarded first: the worker would otherwise spend minutes building them. The dispatcher
-    stops with this package, before other packages register images it would dispatch.
+    Images and runs that other packages left waiting (never meant to be built) are settled
+    first: the worker would otherwise spend minutes building them. The dispatcher stops with
+    this package, before other packages register images it would dispatch.
     """
+    settle_undispatched_images()
     discard_waiting_runs()
     logs = session_dir / "logs"
     command = [sys.executable, "-m", "afs.cli", "dispatcher", "--interval", "0.5"]
