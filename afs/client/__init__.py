@@ -20,22 +20,11 @@ if TYPE_CHECKING:  # what __getattr__ loads, as the type checker should see it
     from afs.client.library import LogTarball as LogTarball
     from afs.client.library import log_tarball_location as log_tarball_location
 
-_LIBRARY_NAMES = frozenset(
-    {
-        "MAX_LOG_TARBALL_BYTES",
-        "ApiError",
-        "ApiUnreachable",
-        "FactoryClient",
-        "FpgaImageNotFound",
-        "LogMember",
-        "LogTarball",
-        "log_tarball_location",
-    }
-)
-__all__ = sorted(_LIBRARY_NAMES)
-
 
 def __getattr__(name: str) -> Any:
-    if name in _LIBRARY_NAMES:
-        return getattr(importlib.import_module("afs.client.library"), name)
+    """The library's public names (listed above for the type checker), loaded on first use."""
+    if not name.startswith("_"):
+        library = importlib.import_module("afs.client.library")
+        if hasattr(library, name):
+            return getattr(library, name)
     raise AttributeError(f"module 'afs.client' has no attribute {name!r}")

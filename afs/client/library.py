@@ -110,23 +110,19 @@ class FactoryClient:
     ) -> bytes:
         """Send one signed request; the answer's body, or ApiError / ApiUnreachable."""
         url = self._base_url + path + (f"?{urlencode(params)}" if params else "")
-        body = b"" if json_body is None else json.dumps(json_body).encode()
-        sent = dict(headers or {})
-        if json_body is not None:
-            sent["Content-Type"] = "application/json"
-        content_type = {"Content-Type": sent["Content-Type"]} if json_body is not None else {}
+        body = None if json_body is None else json.dumps(json_body).encode()
+        content_type = {} if body is None else {"Content-Type": "application/json"}
+        sent = {**(headers or {}), **content_type}
         sent |= signing.sign(
             method,
             url,
             content_type,
-            body,
+            body or b"",
             access_key=self.config.access_key,
             secret_key=self.config.secret_key.get_secret_value(),
         )
         # The configuration admits only http(s) URLs (ClientConfig.api_url).
-        request = urllib.request.Request(  # noqa: S310
-            url, data=body if json_body is not None else None, headers=sent, method=method
-        )
+        request = urllib.request.Request(url, data=body, headers=sent, method=method)  # noqa: S310
         try:
             with self._opener.open(request, timeout=self._timeout) as response:
                 content: bytes = response.read()

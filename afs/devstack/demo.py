@@ -20,7 +20,7 @@ from afs.client.config import ClientConfig
 from afs.devstack.embedded import EmbeddedStack, embedded_stack
 from afs.devstack.samples import write_sample_dcp
 from afs.inputs.archive import pack
-from afs.models import IMAGE_FILE_KEY, FpgaImageRequest, StorageCredentials
+from afs.models import IMAGE_FILE_KEY, FpgaImageRequest
 from afs.settings import get_settings
 from afs.tenants import TenantStorage, save_tenant, tenant_client
 from afs.wire.schemas import ImageItem
@@ -47,12 +47,7 @@ def _create_demo_tenant(stack: EmbeddedStack) -> ClientConfig:
         access_key=key.access_key,
         secret_key=key.secret_key,
         project_id=project_id,
-        storage=StorageCredentials(
-            endpoint=stack.obs_endpoint,
-            region=tenant.region,
-            access_key=tenant.access_key,
-            secret_key=tenant.secret_key,
-        ),
+        storage=tenant.credentials,
     )
 
 
@@ -90,7 +85,7 @@ def run_demo(
         with FactoryClient(config) as client:
             upload = tarball or _sample_tarball(Path(scratch))
             client.upload(upload, request.dcp_location)
-            what = f"{tarball}" if tarball else "a sample DCP tarball"
+            what = str(tarball) if tarball else "a sample DCP tarball"
             say(f"uploaded {what} to {request.dcp_location}")
             created = client.create(request)
             say(f"image {created.id} (project {config.project_id})")

@@ -15,7 +15,6 @@ from afs.client import FactoryClient
 from afs.client.config import ClientConfig
 from afs.devstack.embedded import wait_for_deployment, worker
 from afs.devstack.localstack import start, stop
-from afs.models import StorageCredentials
 from afs.settings import get_settings
 from deployments import CREATE_DEPLOYMENT_PATH, DELETE_DEPLOYMENT_PATH
 from tests.factory import Tenant, discard_waiting_runs, settle_undispatched_images
@@ -51,12 +50,7 @@ def client_config(api_url: str, tenant: Tenant) -> ClientConfig:
         access_key=key.access_key,
         secret_key=key.secret_key,
         project_id=key.project_id,
-        storage=StorageCredentials(
-            endpoint=tenant.storage.endpoint,
-            region=tenant.storage.region,
-            access_key=tenant.storage.access_key,
-            secret_key=tenant.storage.secret_key,
-        ),
+        storage=tenant.storage.credentials,
     )
 
 

@@ -272,13 +272,15 @@ def load_checkpoint(path: Path) -> Checkpoint:
             # The netlist first: the constraints name its cells.
             for entry in sorted(info.files, key=lambda entry: entry.type.upper() == "XDC"):
                 kind = entry.type.upper()
-                data = _read_member(archive, entry.name, MAX_MEMBER_BYTES)
                 if kind == "EDIF" and entry.name == f"{info.top}.edf":
-                    _apply_netlist(content, _text(data))
+                    netlist = _read_member(archive, entry.name, MAX_MEMBER_BYTES)
+                    _apply_netlist(content, _text(netlist))
                 elif kind == "XDEF" and entry.name == f"{info.top}.xdef":
-                    content.static_placement = data or b""
+                    placement = _read_member(archive, entry.name, MAX_MEMBER_BYTES)
+                    content.static_placement = placement or b""
                 elif kind == "XDC":
-                    _apply_constraints(content, _text(data))
+                    xdc = _read_member(archive, entry.name, MAX_MEMBER_BYTES)
+                    _apply_constraints(content, _text(xdc))
             for name, cell in content.cells.items():
                 if not cell.black_box:
                     cell.placement = (
