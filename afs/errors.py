@@ -66,14 +66,15 @@ class FailureCause(StrEnum):
     STORAGE_UNAVAILABLE = "STORAGE_UNAVAILABLE"
 
 
-# Causes that say nothing about the tenant's input: scheduled reprocessing may try these again.
-TRANSIENT_CAUSES: frozenset[FailureCause] = frozenset(
-    {
-        FailureCause.STORAGE_UNAVAILABLE,
-        FailureCause.WORKER_CRASHED,
-        FailureCause.INTERNAL_ERROR,
-    }
-)
+# The causes scheduled reprocessing builds again, with the most builds an image failing with each
+# may have in all (None: the `max_build_attempts` setting). Only causes that say nothing about the
+# tenant's input qualify; INTERNAL_ERROR may be the input tripping a factory bug, so it gets one
+# more build at most.
+RETRIED_CAUSES: dict[FailureCause, int | None] = {
+    FailureCause.STORAGE_UNAVAILABLE: None,
+    FailureCause.WORKER_CRASHED: None,
+    FailureCause.INTERNAL_ERROR: 2,
+}
 
 
 class AfsError(Exception):

@@ -1,21 +1,35 @@
 """Scheduled reprocessing: images that failed for a reason outside the tenant's input go again.
 
-Only transient causes qualify (afs.errors.TRANSIENT_CAUSES); a bad tarball fails the same way
-every time, so it is never retried. Each image gets at most `max_attempts` builds.
+Only the causes in afs.errors.RETRIED_CAUSES qualify, each with its own bound on builds; a bad
+tarball fails the same way every time, so it is never retried.
 """
 
 from __future__ import annotations
 
 from afs.catalog import Catalog, QuotaExceeded
-from afs.errors import TRANSIENT_CAUSES
+from afs.errors import RETRIED_CAUSES
+from afs.models import ImageRecord
 from afs.status import ImageStatus
+
+
+def _retryable(catalog: Catalog, max_attempts: int) -> list[ImageRecord]:
+    """The failed images with builds left, per cause, oldest first."""
+    codes_by_bound: dict[int, list[str]] = {}
+    for cause, bound in RETRIED_CAUSES.items():
+        limit = max_attempts if bound is None else min(bound, max_attempts)
+        codes_by_bound.setdefault(limit, []).append(cause.value)
+    records = [
+        record
+        for limit, codes in codes_by_bound.items()
+        for record in catalog.retryable_failures(codes, max_attempts=limit)
+    ]
+    return sorted(records, key=lambda record: (record.updated_at, record.id))
 
 
 def requeue_transient_failures(catalog: Catalog, *, max_attempts: int) -> list[str]:
     """Put qualifying images back to `initialing` for the dispatcher; returns their ids."""
     requeued = []
-    transient = [cause.value for cause in TRANSIENT_CAUSES]
-    for record in catalog.retryable_failures(transient, max_attempts=max_attempts):
+    for record in _retryable(catalog, max_attempts):
         try:
             updated = catalog.set_status(
                 record.id, ImageStatus.INITIALING, only_from={ImageStatus.ERROR}

@@ -65,6 +65,38 @@ def test_a_failure_of_the_input_is_never_retried(catalog: Catalog, message: str)
     assert catalog.get(image.id).status is ImageStatus.ERROR
 
 
+@pytest.mark.parametrize(
+    "message",
+    [
+        "INPUT_SIZE_ILLEGAL: too big",
+        "MANIFEST_PARSE_FAILED: nests too deep",
+        "LOG_UPLOAD_FAILED: bucket gone",
+        "CANCELLED: by the operator",
+        "BUILD_TIMEOUT: 4 h",
+    ],
+)
+def test_only_causes_that_say_nothing_about_the_input_are_retried(
+    catalog: Catalog, message: str
+) -> None:
+    failed(catalog, message)
+    assert requeue_transient_failures(catalog, max_attempts=3) == []
+
+
+def test_an_internal_error_gets_one_more_build_only(catalog: Catalog) -> None:
+    image = failed(catalog, "INTERNAL_ERROR: bug")
+    assert requeue_transient_failures(catalog, max_attempts=3) == [image.id]
+    catalog.record_attempt(image.id, "run-2")
+    catalog.mark_error(image.id, "INTERNAL_ERROR: the same bug")
+
+    assert requeue_transient_failures(catalog, max_attempts=3) == []
+    assert catalog.get(image.id).status is ImageStatus.ERROR
+
+
+def test_a_lost_worker_is_retried_up_to_the_attempt_limit(catalog: Catalog) -> None:
+    image = failed(catalog, "WORKER_CRASHED: lost", attempts=2)
+    assert requeue_transient_failures(catalog, max_attempts=3) == [image.id]
+
+
 def test_an_image_out_of_attempts_stays_in_error(catalog: Catalog) -> None:
     image = failed(catalog, "WORKER_CRASHED: again", attempts=3)
     assert requeue_transient_failures(catalog, max_attempts=3) == []
