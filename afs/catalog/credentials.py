@@ -11,6 +11,7 @@ import contextlib
 import os
 import secrets
 import string
+import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -64,16 +65,36 @@ def _random(alphabet: str, length: int) -> str:
 
 def load_or_create_key(path: Path) -> Fernet:
     """The Fernet key in `path`, created (mode 0600) if absent; refused if others may read it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # O_EXCL: of two processes creating the key at once, one writes it and the other reads it.
-    with contextlib.suppress(FileExistsError):
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "wb") as out:
-            out.write(Fernet.generate_key())
+    if not path.exists():
+        _create_key(path)
     mode = path.stat().st_mode & 0o777
     if mode & 0o077:
         raise CredentialKeyError(f"{path} must be readable by its owner only (mode {mode:o})")
-    return Fernet(path.read_bytes().strip())
+    try:
+        return Fernet(path.read_bytes().strip())
+    except ValueError:
+        raise CredentialKeyError(f"{path} does not hold a Fernet key") from None
+
+
+def _create_key(path: Path) -> None:
+    """A new key at `path`, unless another process puts its own there first.
+
+    Replicas start together: the key is written whole to a private temporary file (mkstemp makes
+    it mode 0600), then linked to `path`, which fails if another process linked its key first.
+    So `path` only ever holds a complete key, and never changes once there (which is why
+    afs.files.atomic_write, which replaces the file, does not fit).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(descriptor, "wb") as out:
+            out.write(Fernet.generate_key())
+            out.flush()
+            os.fsync(out.fileno())
+        with contextlib.suppress(FileExistsError):
+            os.link(temporary, path)
+    finally:
+        os.unlink(temporary)
 
 
 class CredentialStore:
@@ -85,7 +106,7 @@ class CredentialStore:
     @classmethod
     def from_settings(cls, settings: Settings, catalog: Catalog) -> CredentialStore:
         store = cls(catalog, load_or_create_key(settings.credentials_key_path))
-        metadata.create_all(catalog.engine)
+        catalog.create_tables(metadata)
         return store
 
     def create(self, project_id: str) -> NewAccessKey:

@@ -19,6 +19,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
+    MetaData,
     Row,
     create_engine,
     delete,
@@ -57,6 +58,8 @@ from afs.settings import Settings, get_settings
 from afs.status import FINISHED, IN_CREATION, ImageStatus, can_transition, sources_of
 
 _SQLITE_BUSY_TIMEOUT_MS = 30_000
+# The PostgreSQL advisory lock a process holds while it creates tables.
+_SCHEMA_LOCK = int.from_bytes(b"AFS DDL", "big")
 # From this offset on a list counts first, so that it can read a deep page from the oldest end.
 _COUNT_FIRST_FROM_OFFSET = 1000
 _status = fpga_images.c.status
@@ -129,11 +132,23 @@ class Catalog:
         return self._engine
 
     def create_schema(self) -> None:
-        metadata.create_all(self._writer)
-        # create_all makes indexes only with their tables: add those a newer release brought.
-        for table in metadata.sorted_tables:
-            for index in table.indexes:
-                index.create(self._writer, checkfirst=True)
+        self.create_tables(metadata)
+
+    def create_tables(self, tables: MetaData) -> None:
+        """Create the tables and indexes of `tables` that are missing, one process at a time.
+
+        Replicas start together, and create_all checks for a table before creating it: two
+        processes could both find it missing. In one write transaction, SQLite's BEGIN IMMEDIATE
+        admits one process at a time; PostgreSQL takes an advisory lock until the commit.
+        """
+        with self.write() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execute(select(func.pg_advisory_xact_lock(_SCHEMA_LOCK)))
+            tables.create_all(connection)
+            # create_all makes indexes only with their tables: add those a newer release brought.
+            for table in tables.sorted_tables:
+                for index in table.indexes:
+                    index.create(connection, checkfirst=True)
 
     def dispose(self) -> None:
         """Close the pooled connections (tests and short-lived commands)."""

@@ -71,6 +71,13 @@ def test_the_key_file_is_private_and_a_readable_one_is_refused(settings, store) 
         load_or_create_key(path)
 
 
+def test_a_key_file_without_a_key_is_refused_by_name(tmp_path) -> None:
+    path = tmp_path / "credentials.key"
+    path.touch(mode=0o600)  # as a writer that died half-way could leave it
+    with pytest.raises(CredentialKeyError, match="does not hold a Fernet key"):
+        load_or_create_key(path)
+
+
 def test_a_store_with_another_key_file_cannot_read_the_secrets(settings, store, tmp_path) -> None:
     new = store.create(PROJECT)
     stranger = CredentialStore(
