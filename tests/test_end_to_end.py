@@ -86,6 +86,19 @@ def test_dispatching_twice_makes_one_run(serving_worker: None, tenant: Tenant, t
     dispatch_and_follow(image.id)
 
 
+def test_a_run_prefect_refuses_is_told_apart_from_prefect_being_down(
+    serving_worker: None, tenant: Tenant, tmp_path: Path
+) -> None:
+    from afs.orchestration.dispatch import StartRefused
+
+    image = submit(tenant, sample_tarball(tmp_path))
+    unfit = image.model_copy(update={"name": "spaces are not allowed"})
+
+    with pytest.raises(StartRefused, match="HTTP 409"):
+        deployment_starter(CREATE_DEPLOYMENT_PATH)(unfit)
+    default_catalog().mark_error(image.id, "CANCELLED: test over")
+
+
 def processes_mentioning(text: str) -> list[int]:
     """Pids of live processes whose command line contains `text`."""
     found = []

@@ -17,6 +17,7 @@ from prefect.client.schemas.objects import StateType
 from pydantic import BaseModel
 
 from afs.catalog import Catalog
+from afs.errors import AfsError, FailureCause
 from afs.models import ImageRecord
 from afs.orchestration.lifecycle import record_run_state
 from afs.orchestration.states import image_status_for
@@ -26,6 +27,15 @@ if TYPE_CHECKING:
     from prefect.client.schemas.objects import FlowRun, State
 
 log = logging.getLogger(__name__)
+
+
+# Answers that say the server is busy or slow, not that it refuses this one run.
+_RETRY_LATER_STATUSES = frozenset({408, 425, 429})
+
+
+class StartRefused(AfsError):
+    """Prefect refused a run for this one image (e.g. 409 on the parameter schema): the image is
+    at fault, not the connection, so the round goes on with the other images."""
 
 
 class StartedRun(BaseModel):
@@ -56,11 +66,21 @@ def dispatch_pending(
     """Start a run for each image awaiting one; returns how many were started.
 
     If Prefect cannot be reached the images stay `initialing` for the next round: nothing is lost.
+    An image Prefect refuses ends `error` (INTERNAL_ERROR, retried once by reprocessing), so it
+    neither holds its project's quota nor stops the round ahead of other tenants' images.
     """
     started = 0
     for record in catalog.awaiting_dispatch(limit):
         try:
             run = start_run(record)
+        except StartRefused as exc:
+            log.error("Prefect refused a run for image %s: %s", record.id, exc)
+            catalog.mark_error(
+                record.id,
+                f"{FailureCause.INTERNAL_ERROR.value}: the orchestrator refused to start its "
+                "build; the factory's operators have the details",
+            )
+            continue
         except Exception:
             log.warning("cannot start a run for image %s now; will retry", record.id, exc_info=True)
             break
@@ -84,21 +104,28 @@ def _starter(
 ) -> Callable[[ImageRecord], StartedRun]:
     """A run of `deployment_name` for an image, created without waiting for it."""
     from prefect.deployments import run_deployment
+    from prefect.exceptions import PrefectHTTPStatusError
 
     def start(record: ImageRecord) -> StartedRun:
-        # Called from synchronous code, run_deployment returns the FlowRun, not a coroutine.
-        run = cast(
-            "FlowRun",
-            run_deployment(
-                deployment_name,
-                parameters=parameters(record),
-                flow_run_name=run_name(record),
-                tags=run_tags(record.project_id, record.id),
-                idempotency_key=key(record),
-                timeout=0,
-                as_subflow=False,
-            ),
-        )
+        try:
+            # Called from synchronous code, run_deployment returns the FlowRun, not a coroutine.
+            run = cast(
+                "FlowRun",
+                run_deployment(
+                    deployment_name,
+                    parameters=parameters(record),
+                    flow_run_name=run_name(record),
+                    tags=run_tags(record.project_id, record.id),
+                    idempotency_key=key(record),
+                    timeout=0,
+                    as_subflow=False,
+                ),
+            )
+        except PrefectHTTPStatusError as exc:
+            status = exc.response.status_code
+            if 400 <= status < 500 and status not in _RETRY_LATER_STATUSES:
+                raise StartRefused(f"HTTP {status}: {exc.response.text[:500]}") from exc
+            raise
         # A run created from a deployment has a state (Scheduled) from the start.
         state = cast("State[Any]", run.state)
         return StartedRun(id=str(run.id), state_type=state.type)
@@ -126,6 +153,10 @@ def dispatch_deletes(
     for record in catalog.awaiting_delete(limit):
         try:
             run = start_run(record)
+        except StartRefused as exc:
+            # The image stays in the delete outbox; the others go on.
+            log.error("Prefect refused a delete run for image %s: %s", record.id, exc)
+            continue
         except Exception:
             log.warning(
                 "cannot start a delete run for %s now; will retry", record.id, exc_info=True

@@ -10,7 +10,13 @@ from prefect.client.schemas.objects import StateType
 
 from afs.catalog import Catalog
 from afs.models import FpgaImageRequest, ImageRecord
-from afs.orchestration.dispatch import StartedRun, dispatch_pending, idempotency_key, run_parameters
+from afs.orchestration.dispatch import (
+    StartedRun,
+    StartRefused,
+    dispatch_pending,
+    idempotency_key,
+    run_parameters,
+)
 from afs.status import ImageStatus
 
 REQUEST = FpgaImageRequest(
@@ -130,3 +136,41 @@ def test_a_key_that_finds_an_ended_run_gives_the_image_that_runs_outcome(catalog
     record = catalog.get(image.id)
     assert record.status is ImageStatus.ERROR
     assert record.message.startswith("WORKER_CRASHED: ")
+
+
+def test_an_image_prefect_refuses_fails_without_stopping_the_others(catalog: Catalog) -> None:
+    refused, *others = [catalog.register(uuid.uuid4().hex, REQUEST) for _ in range(3)]
+    starter = RecordingStarter()
+
+    def refuse_the_first(record: ImageRecord) -> StartedRun:
+        if record.id == refused.id:
+            raise StartRefused("HTTP 409: parameters do not match the schema")
+        return starter(record)
+
+    assert dispatch_pending(catalog, refuse_the_first) == 2
+    assert dispatch_pending(catalog, refuse_the_first) == 0, "the refused image is not tried again"
+    record = catalog.get(refused.id)
+    assert record.status is ImageStatus.ERROR
+    assert record.message.startswith("INTERNAL_ERROR: the orchestrator refused")
+    assert "schema" not in record.message, "Prefect's answer is for the operators"
+    for image in others:
+        assert catalog.get(image.id).status is ImageStatus.SCHEDULING
+
+
+def test_a_delete_prefect_refuses_waits_without_stopping_the_others(catalog: Catalog) -> None:
+    from afs.orchestration.dispatch import dispatch_deletes
+
+    images = []
+    for _ in range(2):
+        image = catalog.register(uuid.uuid4().hex, REQUEST)
+        catalog.mark_error(image.id, "DCP_CORRUPT: test")
+        images.append(catalog.begin_delete(image.project_id, image.id))
+
+    def refuse_the_first(record: ImageRecord) -> StartedRun:
+        if record.id == images[0].id:
+            raise StartRefused("HTTP 422")
+        return StartedRun(id=str(uuid.uuid4()), state_type=StateType.SCHEDULED)
+
+    assert dispatch_deletes(catalog, refuse_the_first) == 1
+    assert catalog.get(images[0].id).flow_run_id is None
+    assert catalog.get(images[1].id).flow_run_id is not None
