@@ -1,13 +1,13 @@
 """Running a `vivado` binary in batch mode: own process group, streamed output, bounded memory.
 
-The run is killed as a whole group on timeout or cancel (Vivado starts helper processes), its
-output goes line by line to `vivado.stdout` and a LogScanner, and only notable lines reach the
-caller's run log.
+Vivado runs under a supervisor process (supervisor.py) that ends it and every helper it started
+when the build ends: on timeout or cancel, when Vivado exits, and when the caller dies. Its output
+goes line by line to `vivado.stdout` and a LogScanner, and only notable lines reach the caller's
+run log.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import queue
 import shutil
@@ -24,6 +24,7 @@ from pydantic import BaseModel
 
 from afs.build.vivado.emulator.faults import EMULATOR_FAULTS_ENV
 from afs.build.vivado.logparse import LogScanner, LogSummary, bounded_lines, failure_cause
+from afs.build.vivado.supervisor import Supervised, SupervisorError
 from afs.errors import ConfigurationError, FailureCause, ImageBuildError
 from afs.settings import VIVADO_TERM_GRACE_SECONDS
 
@@ -35,6 +36,7 @@ TEMP_DIR_NAME = "tmp"
 VERSION_TIMEOUT_SECONDS = 60.0
 MAX_ERROR_TEXT = 1500
 _POLL_SECONDS = 0.1
+_STOP_MARGIN_SECONDS = 5.0  # beyond the grace period, for the supervisor to kill and reap
 _QUEUE_LINES = 1000  # back-pressure on the reader: at most this many lines wait in memory
 _EOF = None
 _PASSED_ENV = ("PATH", "HOME", "LANG", "TMPDIR", EMULATOR_FAULTS_ENV)
@@ -110,33 +112,22 @@ def _read_output(stream: BinaryIO, sink_path: Path, lines: queue.Queue[str | Non
         lines.put(_EOF)
 
 
-def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError):  # the whole group is already gone
-        os.killpg(process.pid, sig)
-
-
-def _stop(
-    process: subprocess.Popen[bytes], lines: queue.Queue[str | None], grace_seconds: float
-) -> None:
-    """SIGTERM the whole group, SIGKILL what is left after the grace period, drain the reader."""
-    _signal_group(process, signal.SIGTERM)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=grace_seconds)
-    # Even when the leader obeyed, its helpers may not have: finish the group.
-    _signal_group(process, signal.SIGKILL)
-    process.wait()
+def _stop(supervised: Supervised, lines: queue.Queue[str | None], grace_seconds: float) -> None:
+    """Have the supervisor end the build (SIGTERM, then SIGKILL); drain the reader meanwhile."""
+    supervised.stop()
+    give_up = time.monotonic() + grace_seconds + _STOP_MARGIN_SECONDS
     # Unblock the reader (it may wait on a full queue) until the pipe closes.
-    give_up = time.monotonic() + grace_seconds
     while time.monotonic() < give_up:
         try:
             if lines.get(timeout=_POLL_SECONDS) is _EOF:
-                return
+                break
         except queue.Empty:
             continue
+    supervised.close(timeout=max(0.0, give_up - time.monotonic()))
 
 
 def _follow(
-    process: subprocess.Popen[bytes],
+    supervised: Supervised,
     lines: queue.Queue[str | None],
     *,
     deadline: float,
@@ -144,11 +135,11 @@ def _follow(
     cancel: threading.Event | None,
     on_line: Callable[[str], None] | None,
 ) -> tuple[LogSummary, deque[str]]:
-    """Consume the output until the process has exited; raise on cancel or timeout."""
+    """Consume the output until the supervisor has exited; raise on cancel or timeout."""
     scanner = LogScanner()
     tail: deque[str] = deque(maxlen=5)
     output_open = True
-    while output_open or process.poll() is None:
+    while output_open or not supervised.ended():
         if cancel is not None and cancel.is_set():
             raise ImageBuildError(FailureCause.CANCELLED, "the build was cancelled")
         if time.monotonic() > deadline:
@@ -156,7 +147,7 @@ def _follow(
                 FailureCause.BUILD_TIMEOUT, f"vivado ran longer than {timeout_seconds:g} s"
             )
         if not output_open:
-            time.sleep(_POLL_SECONDS)  # output closed, process not yet exited
+            time.sleep(_POLL_SECONDS)  # output closed, supervisor still reaping
             continue
         try:
             line = lines.get(timeout=_POLL_SECONDS)
@@ -212,26 +203,20 @@ def run_vivado(
         "-notrace",
         "-tempDir", str(temp_dir),
     ]  # fmt: skip
-    process = subprocess.Popen(
-        command,
-        cwd=work_dir,
-        env=_minimal_env(),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+    supervised = Supervised(
+        command, cwd=work_dir, env=_minimal_env(), grace_seconds=term_grace_seconds
     )
     lines: queue.Queue[str | None] = queue.Queue(maxsize=_QUEUE_LINES)
     reader = threading.Thread(
         target=_read_output,
-        args=(process.stdout, work_dir / STDOUT_NAME, lines),
+        args=(supervised.output, work_dir / STDOUT_NAME, lines),
         name="vivado-output",
         daemon=True,
     )
     reader.start()
     try:
         summary, tail = _follow(
-            process,
+            supervised,
             lines,
             deadline=time.monotonic() + timeout_seconds,
             timeout_seconds=timeout_seconds,
@@ -239,10 +224,13 @@ def run_vivado(
             on_line=on_line,
         )
     except BaseException:
-        _stop(process, lines, term_grace_seconds)
+        _stop(supervised, lines, term_grace_seconds)
         raise
     reader.join()
-    exit_code = process.returncode
+    try:
+        exit_code = supervised.exit_code()
+    except SupervisorError as exc:
+        raise ImageBuildError(FailureCause.INTERNAL_ERROR, str(exc)) from exc
     if exit_code != 0 or summary.errors:
         raise ImageBuildError(
             failure_cause(summary, exit_code), _failure_text(summary, exit_code, tail)
