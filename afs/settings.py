@@ -7,7 +7,7 @@ import sys
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 VU9P_PART = "xcvu9p-flgb2104-2-i"
@@ -19,6 +19,24 @@ def emulator_binary() -> str:
     """The Vivado emulator installed beside this interpreter (the embedded default's `vivado`)."""
     beside = Path(sys.executable).parent / EMULATOR_COMMAND
     return str(beside) if beside.exists() else (shutil.which(EMULATOR_COMMAND) or EMULATOR_COMMAND)
+
+
+class StorageBudget(BaseModel):
+    """How long one storage call may go unanswered; afs.storage.s3_client says how it binds."""
+
+    model_config = ConfigDict(frozen=True)  # hashable: the API caches a client per budget
+
+    connect_timeout_seconds: float = Field(5, gt=0, description="to open a connection")
+    read_timeout_seconds: float = Field(
+        20, gt=0, description="for each socket read or write; a transfer that moves never hits it"
+    )
+    deadline_seconds: float = Field(
+        30, gt=0, description="no retry starts that could end later than this after the call did"
+    )
+    max_attempts: int = Field(5, ge=1, description="attempts per call, the first included")
+
+
+DEFAULT_STORAGE_BUDGET = StorageBudget()  # also the tenant's CLI's, which reads no AFS_ settings
 
 
 class Settings(BaseSettings):
@@ -66,9 +84,58 @@ class Settings(BaseSettings):
     )
     max_build_attempts: int = Field(3, description="builds per image, reprocessing included")
 
+    # Flat fields, not nested StorageBudget models: setting one AFS_API_STORAGE__* variable would
+    # reset that model's other fields to StorageBudget's defaults instead of the API's.
+    storage_connect_timeout_seconds: float = Field(
+        DEFAULT_STORAGE_BUDGET.connect_timeout_seconds,
+        gt=0,
+        description="storage calls of builds, the image store and the CLI: connect",
+    )
+    storage_read_timeout_seconds: float = Field(
+        DEFAULT_STORAGE_BUDGET.read_timeout_seconds,
+        gt=0,
+        description="longest silence within one storage call (each socket read/write)",
+    )
+    storage_deadline_seconds: float = Field(
+        DEFAULT_STORAGE_BUDGET.deadline_seconds,
+        gt=0,
+        description="no storage retry starts that could end later than this per call",
+    )
+    storage_max_attempts: int = Field(
+        DEFAULT_STORAGE_BUDGET.max_attempts, ge=1, description="attempts per storage call"
+    )
+    api_storage_connect_timeout_seconds: float = Field(
+        3, gt=0, description="the API's DCP check (a create request waits for it): connect"
+    )
+    api_storage_read_timeout_seconds: float = Field(
+        5, gt=0, description="the API's DCP check: longest silence"
+    )
+    api_storage_deadline_seconds: float = Field(
+        10, gt=0, description="the API's DCP check: no retry that could end later than this"
+    )
+    api_storage_max_attempts: int = Field(2, ge=1, description="the API's DCP check: attempts")
+
     max_tarball_bytes: int = 2 * 1024**3
     max_tar_members: int = 64
     max_manifest_bytes: int = 64 * 1024
+
+    @property
+    def storage_budget(self) -> StorageBudget:
+        return StorageBudget(
+            connect_timeout_seconds=self.storage_connect_timeout_seconds,
+            read_timeout_seconds=self.storage_read_timeout_seconds,
+            deadline_seconds=self.storage_deadline_seconds,
+            max_attempts=self.storage_max_attempts,
+        )
+
+    @property
+    def api_storage_budget(self) -> StorageBudget:
+        return StorageBudget(
+            connect_timeout_seconds=self.api_storage_connect_timeout_seconds,
+            read_timeout_seconds=self.api_storage_read_timeout_seconds,
+            deadline_seconds=self.api_storage_deadline_seconds,
+            max_attempts=self.api_storage_max_attempts,
+        )
 
     @property
     def catalog_database_url(self) -> str:

@@ -1,5 +1,9 @@
 """OBS/S3 through boto3: streaming downloads, multipart uploads, and one table of what errors mean.
 
+Every client comes from `s3_client`, which bounds each call by a budget (timeouts, attempts and a
+deadline for retries), so that a store that accepts connections but never answers fails a call
+within the budget (StorageUnavailable), not after every attempt's timeouts.
+
 Objects are never held in memory: downloads stream in chunks to a temporary file beside the
 destination and are renamed into place only when complete. Every storage failure becomes one of
 three exceptions (`ObjectInaccessible`, `ObjectTooLarge`, `StorageUnavailable`) whose message names
@@ -10,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +29,12 @@ from botocore.exceptions import (
     ResponseStreamingError,
 )
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
+from botocore.retries.standard import (
+    ExponentialBackoff,
+    RetryEventAdapter,
+    RetryPolicy,
+    StandardRetryConditions,
+)
 from pydantic import BaseModel
 
 # Re-exported: callers catch these as `storage.StorageError` and so on.
@@ -33,6 +44,7 @@ from afs.errors import StorageError as StorageError
 from afs.errors import StorageUnavailable as StorageUnavailable
 from afs.files import atomic_write
 from afs.models import StorageCredentials
+from afs.settings import DEFAULT_STORAGE_BUDGET, StorageBudget
 
 MULTIPART_BYTES = 8 * 1024 * 1024
 
@@ -83,35 +95,75 @@ def _mapped(bucket: str, key: str | None) -> Iterator[None]:
         raise map_error(exc, bucket=bucket, key=key) from exc
 
 
+class _DeadlineRetries:
+    """botocore's standard retry rules, but no retry starts that could end past the deadline.
+
+    The deadline counts from the start of each API call, and it only ever refuses a retry: an
+    attempt under way is bounded by the timeouts alone. So a silent store ends a call within
+    max(deadline, connect + read timeouts), while a 2 GiB download that keeps moving is never cut
+    (its body streams after the call returned, each read bounded by the read timeout), nor is a
+    slow part upload.
+    """
+
+    _STARTED = "afs_started"  # our key in botocore's per-call context
+
+    def __init__(self, budget: StorageBudget) -> None:
+        self._budget = budget
+        self._attempt_seconds = budget.connect_timeout_seconds + budget.read_timeout_seconds
+        self._adapter = RetryEventAdapter()
+        self._policy = RetryPolicy(
+            retry_checker=StandardRetryConditions(max_attempts=budget.max_attempts),
+            retry_backoff=ExponentialBackoff(),
+        )
+
+    def start(self, context: dict[str, Any], **_: Any) -> None:
+        """On `before-call`: the call's clock starts."""
+        context[self._STARTED] = time.monotonic()
+
+    def needs_retry(self, request_dict: dict[str, Any], **kwargs: Any) -> float | None:
+        """On `needs-retry`: the delay before the next attempt, or None for no retry."""
+        retry = self._adapter.create_retry_context(request_dict=request_dict, **kwargs)
+        if not self._policy.should_retry(retry):
+            return None
+        delay: float = self._policy.compute_retry_delay(retry)
+        elapsed = time.monotonic() - request_dict["context"][self._STARTED]
+        if elapsed + delay + self._attempt_seconds > self._budget.deadline_seconds:
+            return None
+        return delay
+
+
 def s3_client(
     credentials: StorageCredentials,
     *,
     default_endpoint: str | None = None,
-    max_attempts: int = 5,
-    connect_timeout: float = 10,
-    read_timeout: float = 60,
+    budget: StorageBudget = DEFAULT_STORAGE_BUDGET,
 ) -> Any:  # a boto3 S3 client (boto3 is untyped)
     """A boto3 S3 client that works against OBS and moto alike (s3v4 signing, path-style URLs).
 
-    `default_endpoint` serves credentials that name none. `max_attempts` counts every attempt,
-    the first included (botocore's `total_max_attempts`; its `max_attempts` key would count
-    retries only).
+    `default_endpoint` serves credentials that name none. `budget` bounds each call: connect and
+    read timeouts, attempts, and a deadline for retries (see `_DeadlineRetries`).
     """
     config = Config(
         region_name=credentials.region,
         signature_version="s3v4",
         s3={"addressing_style": "path"},
-        retries={"mode": "standard", "total_max_attempts": max_attempts},
-        connect_timeout=connect_timeout,
-        read_timeout=read_timeout,
+        # botocore's own retry handler makes one attempt; _DeadlineRetries decides the others
+        # (botocore's handler cannot be told to stop at a deadline).
+        retries={"mode": "standard", "total_max_attempts": 1},
+        connect_timeout=budget.connect_timeout_seconds,
+        read_timeout=budget.read_timeout_seconds,
     )
-    return boto3.client(
+    client = boto3.client(
         "s3",
         endpoint_url=credentials.endpoint or default_endpoint,
         aws_access_key_id=credentials.access_key.get_secret_value(),
         aws_secret_access_key=credentials.secret_key.get_secret_value(),
         config=config,
     )
+    retries = _DeadlineRetries(budget)
+    client.meta.events.register("before-call.s3", retries.start)
+    client.meta.events.register("needs-retry.s3", retries.needs_retry)
+    return client
 
 
 class Download(BaseModel):

@@ -19,7 +19,7 @@ from afs import storage
 from afs.errors import ConfigurationError
 from afs.files import atomic_write
 from afs.models import StorageCredentials
-from afs.settings import Settings
+from afs.settings import Settings, StorageBudget
 
 
 class TenantNotConfigured(ConfigurationError):
@@ -95,20 +95,18 @@ def save_tenant(settings: Settings, project_id: str, tenant: TenantStorage) -> N
 
 
 def tenant_client(settings: Settings, tenant: TenantStorage) -> Any:  # a boto3 S3 client
-    return storage.s3_client(tenant.credentials, default_endpoint=settings.obs_endpoint)
+    return storage.s3_client(
+        tenant.credentials, default_endpoint=settings.obs_endpoint, budget=settings.storage_budget
+    )
 
 
 @lru_cache(maxsize=1024)
-def _cached_client(credentials: StorageCredentials, default_endpoint: str | None) -> Any:
+def _cached_client(
+    credentials: StorageCredentials, default_endpoint: str | None, budget: StorageBudget
+) -> Any:
     # Making a boto3 client costs tens of milliseconds; clients are thread-safe, so the API
-    # keeps one per tenant configuration. The short timeouts keep a create request short.
-    return storage.s3_client(
-        credentials,
-        default_endpoint=default_endpoint,
-        max_attempts=2,
-        connect_timeout=3,
-        read_timeout=5,
-    )
+    # keeps one per tenant configuration.
+    return storage.s3_client(credentials, default_endpoint=default_endpoint, budget=budget)
 
 
 def check_dcp_readable(settings: Settings, project_id: str, bucket: str, key: str) -> int:
@@ -119,7 +117,8 @@ def check_dcp_readable(settings: Settings, project_id: str, bucket: str, key: st
     """
     tenant = load_tenant(settings, project_id)
     tenant.require_bucket(bucket)
-    client = _cached_client(tenant.credentials, settings.obs_endpoint)
+    # The API's own, shorter budget: a create request waits for this check.
+    client = _cached_client(tenant.credentials, settings.obs_endpoint, settings.api_storage_budget)
     return storage.head_object(client, bucket, key)
 
 
@@ -130,4 +129,4 @@ def image_store_client(settings: Settings) -> Any:  # a boto3 S3 client
         access_key=settings.image_store_access_key,
         secret_key=settings.image_store_secret_key,
     )
-    return storage.s3_client(credentials)
+    return storage.s3_client(credentials, budget=settings.storage_budget)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import io
 import os
+import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from botocore.exceptions import (
@@ -20,14 +24,18 @@ from botocore.exceptions import (
 from botocore.response import StreamingBody
 from pydantic import SecretStr
 
+import afs
 from afs.devstack.localstack import free_port
 from afs.models import StorageCredentials
+from afs.settings import Settings, StorageBudget
 from afs.storage import (
+    MULTIPART_BYTES,
     Download,
     ObjectInaccessible,
     ObjectTooLarge,
     StorageError,
     StorageUnavailable,
+    delete_object,
     download_object,
     ensure_bucket,
     head_object,
@@ -35,6 +43,14 @@ from afs.storage import (
     s3_client,
     upload_file,
 )
+from afs.tenants import (
+    TenantStorage,
+    check_dcp_readable,
+    image_store_client,
+    save_tenant,
+    tenant_client,
+)
+from tests.faults.proxy import FaultMode, FaultProxy
 
 ACCESS_KEY = "AKIDTESTSECRETACCESS"
 SECRET_KEY = "very-secret-key-that-must-never-show"
@@ -62,6 +78,12 @@ def client(s3_endpoint: str):
     )
 
 
+def _credentials(endpoint: str) -> StorageCredentials:
+    return StorageCredentials(
+        endpoint=endpoint, access_key=SecretStr(ACCESS_KEY), secret_key=SecretStr(SECRET_KEY)
+    )
+
+
 def _no_leftovers(directory: Path) -> list[str]:
     return sorted(p.name for p in directory.iterdir()) if directory.exists() else []
 
@@ -73,7 +95,6 @@ def test_the_client_is_configured_for_obs_and_moto(client) -> None:
     config = client.meta.config
     assert config.signature_version == "s3v4"
     assert config.s3["addressing_style"] == "path"
-    assert config.retries == {"mode": "standard", "total_max_attempts": 5}
     assert client.meta.region_name == "cn-north-1"
 
 
@@ -184,14 +205,7 @@ def test_a_body_cut_short_is_unavailable_and_leaves_no_file(tmp_path: Path) -> N
 
 def test_an_unreachable_endpoint_is_unavailable_quickly(tmp_path: Path) -> None:
     closed = f"http://127.0.0.1:{free_port()}"  # nothing listens there
-    client = s3_client(
-        StorageCredentials(
-            endpoint=closed, access_key=SecretStr(ACCESS_KEY), secret_key=SecretStr(SECRET_KEY)
-        ),
-        max_attempts=2,
-        connect_timeout=1,
-        read_timeout=1,
-    )
+    client = s3_client(_credentials(closed), budget=FAST)
     started = time.monotonic()
     with pytest.raises(StorageUnavailable) as caught:
         download_object(client, "bucket", "dcp.tar", tmp_path / "dcp.tar", max_bytes=100)
@@ -326,3 +340,220 @@ def test_transport_errors_are_unavailable(exc: Exception) -> None:
     assert type(error) is StorageUnavailable
     assert "bucket 'obs-fpga'" in str(error)
     assert type(exc).__name__ in str(error)
+
+
+# --- the budget ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def proxy(s3_endpoint: str) -> Iterator[FaultProxy]:
+    """A fault proxy in front of moto; tests switch its mode."""
+    with FaultProxy(s3_endpoint) as proxy:
+        yield proxy
+
+
+# Short enough for tests; the deadline leaves room for a second stalled attempt, not a third.
+FAST = StorageBudget(
+    connect_timeout_seconds=0.5, read_timeout_seconds=1, deadline_seconds=3, max_attempts=6
+)
+# What a call may overrun its deadline by on a busy test machine.
+SLACK_SECONDS = 1.5
+
+
+def test_the_default_budget_ends_a_silent_call_within_a_minute() -> None:
+    defaults = Settings()
+    for budget in (defaults.storage_budget, defaults.api_storage_budget):
+        attempt = budget.connect_timeout_seconds + budget.read_timeout_seconds
+        # Attempts alone would not bound it; the deadline does: no attempt starts that could
+        # not fail by then, except the first.
+        assert budget.max_attempts * attempt > budget.deadline_seconds
+        assert max(attempt, budget.deadline_seconds) <= 60
+    # A create request waits for the API's check: it gives up sooner than a build step.
+    assert defaults.api_storage_budget.deadline_seconds < defaults.storage_budget.deadline_seconds
+
+
+def test_the_client_takes_its_timeouts_from_the_budget() -> None:
+    client = s3_client(_credentials("http://127.0.0.1:9"), budget=FAST)
+    assert client.meta.config.connect_timeout == FAST.connect_timeout_seconds
+    assert client.meta.config.read_timeout == FAST.read_timeout_seconds
+
+
+def test_the_factorys_clients_have_the_settings_budget(tmp_path: Path) -> None:
+    settings = Settings(
+        home=tmp_path, storage_connect_timeout_seconds=1.5, storage_read_timeout_seconds=7
+    )
+    tenant = TenantStorage(access_key="ak", secret_key="sk", buckets=("obs-fpga",))
+    for client in (tenant_client(settings, tenant), image_store_client(settings)):
+        assert (client.meta.config.connect_timeout, client.meta.config.read_timeout) == (1.5, 7)
+
+
+def test_the_apis_dcp_check_gives_up_within_its_own_budget(
+    proxy: FaultProxy, tmp_path: Path
+) -> None:
+    settings = Settings(
+        home=tmp_path,
+        obs_endpoint=proxy.url,
+        storage_read_timeout_seconds=30,  # not this one: the API has a budget of its own
+        api_storage_connect_timeout_seconds=0.5,
+        api_storage_read_timeout_seconds=0.5,
+        api_storage_deadline_seconds=1.5,
+    )
+    project_id = uuid.uuid4().hex
+    tenant = TenantStorage(access_key=ACCESS_KEY, secret_key=SECRET_KEY, buckets=("obs-fpga",))
+    save_tenant(settings, project_id, tenant)
+    proxy.mode = FaultMode.STALL
+
+    started = time.monotonic()
+    with pytest.raises(StorageUnavailable):
+        check_dcp_readable(settings, project_id, "obs-fpga", "dcp.tar")
+    assert time.monotonic() - started < 1.5 + SLACK_SECONDS
+    assert proxy.requests[FaultMode.STALL] == 1  # a second attempt would end past the deadline
+
+
+def test_only_afs_storage_imports_the_aws_sdk() -> None:
+    """No other module can build a client, so the budget binds every storage call in afs."""
+    package = Path(afs.__file__).parent
+    importers = set()
+    for path in package.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            else:
+                continue
+            if any(name.split(".")[0] in ("boto3", "botocore", "s3transfer") for name in names):
+                importers.add(str(path.relative_to(package)))
+    assert importers == {"storage.py"}
+
+
+# --- faults: a proxy in front of moto -----------------------------------------------------------
+
+
+@pytest.fixture
+def stocked_bucket(client) -> str:
+    """A bucket holding `dcp.tar`, reached directly, not through the proxy."""
+    bucket = _bucket(client)
+    _put(client, bucket, "dcp.tar", b"d" * 1000)
+    return bucket
+
+
+def _download(client: Any, bucket: str, tmp_path: Path) -> object:
+    return download_object(client, bucket, "dcp.tar", tmp_path / "dcp.tar", max_bytes=1 << 20)
+
+
+def _upload(client: Any, bucket: str, tmp_path: Path) -> object:
+    source = tmp_path / "log.tar"
+    source.write_bytes(b"l" * 1000)
+    return upload_file(client, source, bucket, "logs/log.tar")
+
+
+def _upload_in_parts(client: Any, bucket: str, tmp_path: Path) -> object:
+    source = tmp_path / "image.aei"
+    source.write_bytes(b"a" * (MULTIPART_BYTES + 1))
+    return upload_file(client, source, bucket, "images/image.aei")
+
+
+def _head(client: Any, bucket: str, _: Path) -> object:
+    return head_object(client, bucket, "dcp.tar")
+
+
+def _delete(client: Any, bucket: str, _: Path) -> object:
+    return delete_object(client, bucket, "never-there.tar")
+
+
+def _ensure_bucket(client: Any, bucket: str, _: Path) -> object:
+    return ensure_bucket(client, bucket)
+
+
+OPERATIONS: dict[str, Callable[[Any, str, Path], object]] = {
+    "download": _download,
+    "upload": _upload,
+    "upload-in-parts": _upload_in_parts,
+    "head": _head,
+    "delete": _delete,
+    "ensure-bucket": _ensure_bucket,
+}
+FAULTS = [mode for mode in FaultMode if mode is not FaultMode.PASS]
+
+
+@pytest.mark.parametrize("operation", OPERATIONS, ids=str)
+@pytest.mark.parametrize("fault", FAULTS, ids=lambda mode: mode.value)
+def test_a_faulty_store_is_unavailable_within_the_budget_then_works_again(
+    proxy: FaultProxy, stocked_bucket: str, tmp_path: Path, fault: FaultMode, operation: str
+) -> None:
+    run = OPERATIONS[operation]
+    client = s3_client(_credentials(proxy.url), budget=FAST)
+    proxy.mode = fault
+
+    started = time.monotonic()
+    with pytest.raises(StorageUnavailable) as caught:
+        run(client, stocked_bucket, tmp_path)
+    elapsed = time.monotonic() - started
+
+    assert elapsed < FAST.deadline_seconds + SLACK_SECONDS
+    assert caught.value.bucket == stocked_bucket
+    if fault is not FaultMode.STOPPED:
+        assert proxy.requests[fault] >= 1
+    proxy.mode = FaultMode.PASS
+    run(client, stocked_bucket, tmp_path)  # the same client: its pool recovers from the fault
+    assert proxy.requests[FaultMode.PASS] >= 1
+
+
+def test_a_stalled_store_gets_no_attempt_that_would_end_past_the_deadline(
+    proxy: FaultProxy, stocked_bucket: str
+) -> None:
+    client = s3_client(_credentials(proxy.url), budget=FAST)
+    proxy.mode = FaultMode.STALL
+    started = time.monotonic()
+    with pytest.raises(StorageUnavailable, match="ReadTimeout"):
+        head_object(client, stocked_bucket, "dcp.tar")
+    elapsed = time.monotonic() - started
+    # Attempt 1 times out after 1 s; attempt 2 fits (1 + 1.5 <= 3), attempt 3 would not.
+    assert proxy.requests[FaultMode.STALL] == 2
+    assert 2 * FAST.read_timeout_seconds <= elapsed < FAST.deadline_seconds + SLACK_SECONDS
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [FaultMode.UNAVAILABLE, FaultMode.RESET, FaultMode.STALL, FaultMode.STOPPED],
+    ids=lambda mode: mode.value,
+)
+def test_a_store_that_recovers_within_the_deadline_is_retried_into_success(
+    proxy: FaultProxy, stocked_bucket: str, tmp_path: Path, fault: FaultMode
+) -> None:
+    client = s3_client(_credentials(proxy.url), budget=FAST)
+    proxy.mode = fault
+    recovery = threading.Timer(0.3, setattr, (proxy, "mode", FaultMode.PASS))
+    recovery.start()
+    try:
+        result = _download(client, stocked_bucket, tmp_path)
+    finally:
+        recovery.cancel()
+    assert result == Download(size=1000, sha256=hashlib.sha256(b"d" * 1000).hexdigest())
+    assert proxy.requests[FaultMode.PASS] == 1
+    if fault is not FaultMode.STOPPED:
+        assert proxy.requests[fault] >= 1
+
+
+def test_the_deadline_stops_retries_but_never_an_answered_transfer(
+    proxy: FaultProxy, client, tmp_path: Path
+) -> None:
+    """A transfer longer than the deadline completes; it is retrying that the deadline ends."""
+    no_time = StorageBudget(deadline_seconds=0.001)
+    through_proxy = s3_client(_credentials(proxy.url), budget=no_time)
+    bucket = _bucket(client)
+    data = os.urandom(2 * MULTIPART_BYTES + 5)  # three parts, each a call of its own
+    source = tmp_path / "image.aei"
+    source.write_bytes(data)
+
+    upload_file(through_proxy, source, bucket, "image.aei")
+    result = download_object(
+        through_proxy, bucket, "image.aei", tmp_path / "back.aei", max_bytes=len(data)
+    )
+    assert result.sha256 == hashlib.sha256(data).hexdigest()
+
+    proxy.mode = FaultMode.UNAVAILABLE
+    with pytest.raises(StorageUnavailable, match="503"):
+        head_object(through_proxy, bucket, "image.aei")
+    assert proxy.requests[FaultMode.UNAVAILABLE] == 1  # no retry: the deadline had passed

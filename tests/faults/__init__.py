@@ -1,0 +1,1 @@
+"""Fault injection for the tests: a loopback proxy that makes a healthy S3 endpoint misbehave."""
