@@ -5,12 +5,15 @@ A plain tar with one `*.dcp` and one `manifest.json` at its root (`./` prefixes 
 check_tarball's order, so that the most specific useful cause wins:
  1. the file is a readable, uncompressed tar                         CORRUPT_ARCHIVE
  2. each member header, in tar order: member count                   INPUT_SIZE_ILLEGAL
-    regular file or directory, relative, no `..`                     CORRUPT_ARCHIVE
+    name printable, relative, no `..` (afs.inputs.names)             CORRUPT_ARCHIVE
+    name's length and path components (afs.inputs.names)             INPUT_SIZE_ILLEGAL
+    regular file or directory                                        CORRUPT_ARCHIVE
     member size                                                      INPUT_SIZE_ILLEGAL
     a second manifest or DCP at the root                             CORRUPT_ARCHIVE
  3. a manifest at the root, then a DCP at the root                   MANIFEST_NOT_FOUND,
                                                                      DCP_NOT_FOUND
- 4. the manifest: size, JSON, flat object of strings, fields         MANIFEST_PARSE_FAILED
+ 4. the manifest: size, nesting, JSON, flat object of strings,       MANIFEST_PARSE_FAILED
+    fields
     PCI ids                                                          PCIID_SYNTAX_INVALID
     shell id (syntax or allow-list), tool version                    SHELL_/TOOL_VERSION_INVALID
  5. the DCP's sha256 against the manifest                            DCP_INTEGRITY_UNVERIFIED
@@ -29,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 import tarfile
 from collections.abc import Collection
 from datetime import UTC, datetime
@@ -40,12 +44,20 @@ from pydantic import BaseModel, ValidationError
 from afs.errors import FailureCause, ImageBuildError
 from afs.files import atomic_write
 from afs.inputs.dcp import DcpError, DcpInfo, read_dcp, whole_design_problem
+from afs.inputs.names import components, name_problem, shown
 from afs.models import PCI_ID_FIELDS, Manifest
 from afs.settings import VU9P_PART
 
 MANIFEST_NAME = "manifest.json"
 DCP_SUFFIX = ".dcp"
 MAX_EXTENDED_HEADER_BYTES = 64 * 1024
+# The manifest is one flat object (one level deep) and holds no numbers at all. The limits only
+# make sure the refusal is ours: json recurses once a level, up to the interpreter's recursion
+# limit (RecursionError), and int() refuses more than 4300 digits (ValueError).
+MAX_MANIFEST_DEPTH = 64
+MAX_MANIFEST_NUMBER_DIGITS = 100
+# A JSON string (even unterminated, so that one pass is enough) or a bracket outside strings.
+_JSON_STRING_OR_BRACKET = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[\]{}]', re.DOTALL)
 _BLOCK = 512
 _PAX_TYPES = (b"x", b"g")  # pax, pax global
 _EXTENDED_TYPES = (*_PAX_TYPES, b"L", b"K")  # and GNU long name, GNU long link
@@ -163,9 +175,9 @@ def _open_plain_tar(tar_path: Path) -> tarfile.TarFile:
 
 def _member_kind(member: tarfile.TarInfo) -> str:
     if member.issym():
-        return f"a symbolic link (to {member.linkname!r})"
+        return f"a symbolic link (to {shown(member.linkname)})"
     if member.islnk():
-        return f"a hard link (to {member.linkname!r})"
+        return f"a hard link (to {shown(member.linkname)})"
     if member.ischr() or member.isblk():
         return "a device"
     if member.isfifo():
@@ -175,28 +187,18 @@ def _member_kind(member: tarfile.TarInfo) -> str:
 
 def _root_name(member: tarfile.TarInfo) -> str:
     """The member's path without `./` prefixes; refuses all but plain relative files and dirs."""
-    # Bytes that are not UTF-8 come back from tarfile as lone surrogates, which are not printable.
-    if not member.name.isprintable():
-        raise ImageBuildError(
-            FailureCause.CORRUPT_ARCHIVE,
-            f"member name {member.name!a} is not printable UTF-8",
+    if problem := name_problem(member.name):
+        cause = (
+            FailureCause.INPUT_SIZE_ILLEGAL if problem.too_long else FailureCause.CORRUPT_ARCHIVE
         )
+        raise ImageBuildError(cause, problem.text)
     if not (member.isreg() or member.isdir()):
         raise ImageBuildError(
             FailureCause.CORRUPT_ARCHIVE,
-            f"member {member.name!r} is {_member_kind(member)}; only regular files are allowed",
+            f"member {shown(member.name)} is {_member_kind(member)}; "
+            "only regular files are allowed",
         )
-    if member.name.startswith("/"):
-        raise ImageBuildError(
-            FailureCause.CORRUPT_ARCHIVE, f"member {member.name!r} has an absolute path"
-        )
-    parts = [part for part in member.name.split("/") if part not in ("", ".")]
-    if ".." in parts:
-        raise ImageBuildError(
-            FailureCause.CORRUPT_ARCHIVE,
-            f"member {member.name!r} contains '..' (directory traversal)",
-        )
-    return "/".join(parts)
+    return "/".join(components(member.name))
 
 
 def _scan(
@@ -272,14 +274,45 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
+def _check_depth(text: str) -> None:
+    """Refuse JSON nested deeper than MAX_MANIFEST_DEPTH, counting brackets outside strings only."""
+    depth = 0
+    for match in _JSON_STRING_OR_BRACKET.finditer(text):
+        token = match.group()
+        if token in ("[", "{"):
+            depth += 1
+            if depth > MAX_MANIFEST_DEPTH:
+                raise ImageBuildError(
+                    FailureCause.MANIFEST_PARSE_FAILED,
+                    f"{MANIFEST_NAME} nests deeper than {MAX_MANIFEST_DEPTH} levels "
+                    f"(at character {match.start()})",
+                )
+        elif token in ("]", "}"):
+            depth -= 1
+
+
+def _integer(literal: str) -> int:
+    digits = len(literal.lstrip("-"))
+    if digits > MAX_MANIFEST_NUMBER_DIGITS:
+        raise ImageBuildError(
+            FailureCause.MANIFEST_PARSE_FAILED,
+            f"{MANIFEST_NAME} holds a number of {digits} digits; "
+            f"the limit is {MAX_MANIFEST_NUMBER_DIGITS}",
+        )
+    return int(literal)
+
+
 def parse_manifest(data: bytes) -> Manifest:
     """`manifest.json`'s bytes as a Manifest, or ImageBuildError naming the field at fault."""
     try:
-        document = json.loads(data.decode("utf-8"), object_pairs_hook=_unique_keys)
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ImageBuildError(
             FailureCause.MANIFEST_PARSE_FAILED, f"{MANIFEST_NAME} is not UTF-8 ({exc})"
         ) from exc
+    _check_depth(text)
+    try:
+        document = json.loads(text, object_pairs_hook=_unique_keys, parse_int=_integer)
     except json.JSONDecodeError as exc:
         raise ImageBuildError(
             FailureCause.MANIFEST_PARSE_FAILED, f"{MANIFEST_NAME} is not valid JSON ({exc})"

@@ -18,11 +18,14 @@ from afs.devstack.samples import SHELL_TOP, write_sample_dcp, write_sample_modul
 from afs.errors import FailureCause, ImageBuildError
 from afs.inputs.archive import (
     MAX_EXTENDED_HEADER_BYTES,
+    MAX_MANIFEST_DEPTH,
+    MAX_MANIFEST_NUMBER_DIGITS,
     ArchiveLimits,
     CheckedInput,
     check_tarball,
     pack,
 )
+from afs.inputs.names import MAX_COMPONENT_BYTES, MAX_COMPONENTS, MAX_NAME_BYTES
 from afs.models import PCI_ID_FIELDS
 from afs.settings import VU9P_PART
 from tests.factory import manifest_for
@@ -610,3 +613,119 @@ def test_random_bytes_are_a_corrupt_archive(tmp_path: Path) -> None:
     # Random, but never starting like a compressed file (whose refusal names its format).
     tar_path.write_bytes(b"\x00" + os.urandom(9 * 1024 * 1024))
     _fails(tar_path, tmp_path, FailureCause.CORRUPT_ARCHIVE, "not a readable tar")
+
+
+# --- hostile input: every limit is the tenant's, checked before the parser or the file system ----
+
+
+def _nested(depth: int) -> bytes:
+    """A manifest whose structure is `depth` levels deep, alternating objects and arrays."""
+    opening = "".join('{"x": ' if level % 2 == 0 else "[" for level in range(depth))
+    closing = "".join("}" if level % 2 == 0 else "]" for level in reversed(range(depth)))
+    return (opening + '"v"' + closing).encode()
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"[" * 30_000, b'{"a": ' * 30_000, _nested(30_000), _nested(MAX_MANIFEST_DEPTH + 1)],
+    ids=["arrays", "objects", "mixed", "one-too-deep"],
+)
+def test_a_manifest_nested_too_deep_is_refused_before_the_parser_recurses(
+    tmp_path: Path, dcp_bytes: bytes, content: bytes
+) -> None:
+    tar_path = _tar(tmp_path / "dcp.tar", _standard(dcp_bytes, content))
+    _fails(
+        tar_path,
+        tmp_path,
+        FailureCause.MANIFEST_PARSE_FAILED,
+        f"manifest.json nests deeper than {MAX_MANIFEST_DEPTH} levels",
+        limits=LIMITS.model_copy(update={"max_manifest_bytes": 200_000}),
+    )
+
+
+def test_a_manifest_as_deep_as_allowed_gets_the_ordinary_refusal(
+    tmp_path: Path, dcp_bytes: bytes
+) -> None:
+    tar_path = _tar(tmp_path / "dcp.tar", _standard(dcp_bytes, _nested(MAX_MANIFEST_DEPTH)))
+    _fails(tar_path, tmp_path, FailureCause.MANIFEST_PARSE_FAILED, "'x' must be a string, got list")
+
+
+def test_brackets_inside_strings_are_not_nesting(tmp_path: Path, dcp_bytes: bytes) -> None:
+    manifest = _manifest(dcp_bytes, comment='[{"\\"[' * 200)
+    tar_path = _tar(tmp_path / "dcp.tar", _standard(dcp_bytes, manifest))
+    assert _check(tar_path, tmp_path).manifest.model_extra == {"comment": '[{"\\"[' * 200}
+
+
+def test_a_number_too_long_for_python_is_refused_naming_its_length(
+    tmp_path: Path, dcp_bytes: bytes
+) -> None:
+    # Python's int() refuses more than 4300 digits with a ValueError of its own.
+    content = b'{"version": ' + b"9" * 5000 + b"}"
+    tar_path = _tar(tmp_path / "dcp.tar", _standard(dcp_bytes, content))
+    _fails(
+        tar_path,
+        tmp_path,
+        FailureCause.MANIFEST_PARSE_FAILED,
+        "a number of 5000 digits",
+        str(MAX_MANIFEST_NUMBER_DIGITS),
+        limits=LIMITS.model_copy(update={"max_manifest_bytes": 200_000}),
+    )
+
+
+def _long_named(tmp_path: Path, name: str, dcp_bytes: bytes, *, tar_format: int) -> Path:
+    tar_path = tmp_path / "dcp.tar"
+    with tarfile.open(tar_path, "w", format=tar_format) as tar:
+        manifest = json.dumps(_manifest(dcp_bytes)).encode()
+        for info, data in [_member("manifest.json", manifest), _member(name, dcp_bytes)]:
+            tar.addfile(info, data)
+    return tar_path
+
+
+@pytest.mark.parametrize("tar_format", [tarfile.GNU_FORMAT, tarfile.PAX_FORMAT], ids=["gnu", "pax"])
+@pytest.mark.parametrize(
+    ("name", "named"),
+    [
+        # 300 bytes: more than any file system takes (ENAMETOOLONG on extraction).
+        ("x" * 296 + ".dcp", f"a path component of 300 bytes; the limit is {MAX_COMPONENT_BYTES}"),
+        # 250 bytes: a file system takes it, but not the temporary name written beside it.
+        ("x" * 246 + ".dcp", f"a path component of 250 bytes; the limit is {MAX_COMPONENT_BYTES}"),
+        # 43 characters, 130 bytes of UTF-8: the limit counts bytes, as file systems do.
+        ("设" * 42 + ".dcp", "a path component of 130 bytes"),
+        ("d/" * 20 + "x" * 1100, f"is 1140 bytes; the limit is {MAX_NAME_BYTES} bytes in all"),
+        ("/".join(["d"] * (MAX_COMPONENTS + 1)), f"has {MAX_COMPONENTS + 1} path components"),
+    ],
+    ids=["300-bytes", "250-bytes", "multibyte", "long-path", "deep-path"],
+)
+def test_a_member_name_beyond_the_limits_is_refused_naming_the_rule(
+    tmp_path: Path, dcp_bytes: bytes, tar_format: int, name: str, named: str
+) -> None:
+    tar_path = _long_named(tmp_path, name, dcp_bytes, tar_format=tar_format)
+    text = _fails(tar_path, tmp_path, FailureCause.INPUT_SIZE_ILLEGAL, "member name", named)
+    assert len(text) < 300  # the name itself is cut short in the message
+
+
+def test_a_dcp_name_as_long_as_allowed_is_extracted(tmp_path: Path, dcp_bytes: bytes) -> None:
+    name = "x" * (MAX_COMPONENT_BYTES - len(".dcp")) + ".dcp"
+    tar_path = _long_named(tmp_path, name, dcp_bytes, tar_format=tarfile.GNU_FORMAT)
+    assert _check(tar_path, tmp_path).dcp_path.name == name
+
+
+@pytest.mark.parametrize(
+    "name", ["a\x01.dcp", "a\x1b[2J.dcp", "a\x7f.dcp", "a\u0085.dcp", "a\u202e.dcp", "a\n.dcp"]
+)
+def test_a_member_name_with_a_control_character_is_refused(
+    tmp_path: Path, dcp_bytes: bytes, name: str
+) -> None:
+    tar_path = _long_named(tmp_path, name, dcp_bytes, tar_format=tarfile.PAX_FORMAT)
+    text = _fails(tar_path, tmp_path, FailureCause.CORRUPT_ARCHIVE, "not printable", repr(name))
+    assert text.isprintable()
+
+
+def test_a_huge_link_target_is_cut_short_in_the_message(tmp_path: Path, dcp_bytes: bytes) -> None:
+    link = _member("evil.txt", kind=tarfile.SYMTYPE, link="t/" * 30_000)
+    tar_path = tmp_path / "dcp.tar"
+    with tarfile.open(tar_path, "w", format=tarfile.PAX_FORMAT) as tar:
+        for info, data in _standard(dcp_bytes, _manifest(dcp_bytes), link):
+            tar.addfile(info, data)
+    text = _fails(tar_path, tmp_path, FailureCause.CORRUPT_ARCHIVE, "symbolic link")
+    assert len(text) < 300

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import struct
+import tracemalloc
 import zipfile
 from pathlib import Path
 
@@ -16,13 +18,16 @@ from afs.devstack.samples import (
     write_sample_shell_dcp,
 )
 from afs.inputs.dcp import (
+    MAX_CENTRAL_DIRECTORY_BYTES,
     MAX_DCP_XML_BYTES,
+    MAX_XML_DEPTH,
     DcpError,
     DcpInfo,
     parse_dcp_xml,
     read_dcp,
     whole_design_problem,
 )
+from afs.inputs.names import MAX_COMPONENT_BYTES, MAX_COMPONENTS
 
 
 def dcp_with(tmp_path: Path, members: dict[str, bytes | str]) -> Path:
@@ -253,4 +258,129 @@ def test_a_damaged_compressed_dcp_xml_is_refused_with_a_reason(tmp_path: Path) -
     data[start + 10 : start + 60] = b"\xff" * 50
     path.write_bytes(bytes(data))
     with pytest.raises(DcpError, match=r"cannot be read as a DCP \(Error -3"):
+        read_dcp(path)
+
+
+# --- hostile checkpoints: every limit is checked before the parser or a reader hits it -----------
+
+CHECKPOINT = '<Checkpoint Version="5"><Part Name="xcvu9p-flgb2104-2-i"/>{}</Checkpoint>'
+
+
+def _renamed(data: bytes, old: bytes, new: bytes) -> bytes:
+    """A ZIP's bytes with a member's name replaced in both headers (names of the same length)."""
+    assert len(old) == len(new)
+    assert data.count(old) == 2
+    return data.replace(old, new)
+
+
+def test_a_member_name_that_is_not_the_utf8_it_claims_is_refused(tmp_path: Path) -> None:
+    path = dcp_with(tmp_path, {"dcp.xml": CHECKPOINT.format(""), "café.edf": "(edif)"})
+    path.write_bytes(_renamed(path.read_bytes(), "café".encode(), b"caf\xff\xfe"))
+    with pytest.raises(DcpError, match=r"design\.dcp: a member name is not UTF-8"):
+        read_dcp(path)
+
+
+@pytest.mark.parametrize(
+    ("name", "named"),
+    [
+        # zipfile cuts a name at its first NUL: this member would read as dcp.xml.
+        ("dcp.xml\0evil", "not printable"),
+        ("x\x01y.edf", "not printable"),
+        ("../../etc/cron.d/x", "'..'"),
+        ("/etc/cron.d/x", "absolute path"),
+        ("x" * 300, f"a path component of 300 bytes; the limit is {MAX_COMPONENT_BYTES}"),
+        ("/".join(["d"] * (MAX_COMPONENTS + 1)), f"{MAX_COMPONENTS + 1} path components"),
+    ],
+    ids=["nul", "control", "dotdot", "absolute", "long", "deep"],
+)
+def test_a_member_name_a_file_system_could_not_take_safely_is_refused(
+    tmp_path: Path, name: str, named: str
+) -> None:
+    # Vivado unpacks a checkpoint's members: their names must be safe to extract too.
+    written = name.replace("\0", "!")  # zipfile would cut the name at the NUL
+    path = dcp_with(tmp_path, {"dcp.xml": CHECKPOINT.format(""), written: "x"})
+    path.write_bytes(_renamed(path.read_bytes(), written.encode(), name.encode()))
+    with pytest.raises(DcpError, match=r"^design\.dcp: member ") as caught:
+        read_dcp(path)
+    assert named in str(caught.value)
+    assert len(str(caught.value)) < 300
+
+
+@pytest.mark.parametrize(
+    ("element", "named"),
+    [
+        ('<File Type="EDIF" Name="../../x.edf"/>', "'..'"),
+        ('<File Type="EDIF" Name="a&#10;b.edf"/>', "File name 'a\\nb.edf' has a control"),
+        ('<Top Name="top&#13;"/>', "dcp.xml's Top 'top\\r' has a control character"),
+        ('<PRODUCT Name="Vivado\u0085"/>', "PRODUCT 'Vivado\\x85' has a control character"),
+        (f'<Top Name="{"t" * 1025}"/>', "dcp.xml's Top is 1025 characters; the limit is 1024"),
+    ],
+    ids=["file-dotdot", "file-newline", "top-cr", "product-c1", "top-long"],
+)
+def test_dcp_xml_values_are_printable_names_of_a_sane_length(element: str, named: str) -> None:
+    with pytest.raises(DcpError) as caught:
+        parse_dcp_xml(CHECKPOINT.format(element).encode())
+    assert named in str(caught.value)
+    assert len(str(caught.value)) < 300
+
+
+@pytest.mark.parametrize("depth", [MAX_XML_DEPTH + 1, 1_000_000])
+def test_a_dcp_xml_nested_too_deep_is_refused_at_once(depth: int) -> None:
+    xml = "<a>" * (depth - 1) + CHECKPOINT.format("") + "</a>" * (depth - 1)
+    with pytest.raises(DcpError, match=f"nests deeper than {MAX_XML_DEPTH} levels"):
+        parse_dcp_xml(xml.encode())
+
+
+def test_a_dcp_xml_as_deep_as_allowed_is_read() -> None:
+    depth = MAX_XML_DEPTH - 1  # the Part element is one level below the Checkpoint
+    xml = "<a>" * (depth - 1) + CHECKPOINT.format("") + "</a>" * (depth - 1)
+    assert parse_dcp_xml(xml.encode()).part == "xcvu9p-flgb2104-2-i"
+
+
+def _lying_about_its_size(tmp_path: Path, compression: int, inflated: int) -> Path:
+    """A DCP whose dcp.xml inflates to `inflated` bytes but declares 100 in both headers."""
+    path = tmp_path / "design.dcp"
+    with zipfile.ZipFile(path, "w", compression=compression) as archive:
+        archive.writestr("dcp.xml", b" " * inflated)
+    data = bytearray(path.read_bytes())
+    struct.pack_into("<I", data, 22, 100)  # the local header's uncompressed size
+    central = data.rindex(b"PK\x01\x02")
+    struct.pack_into("<I", data, central + 24, 100)  # the central directory's
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_a_zip_bomb_lying_about_its_size_is_refused_in_bounded_memory(tmp_path: Path) -> None:
+    path = _lying_about_its_size(tmp_path, zipfile.ZIP_DEFLATED, 64 * 1024 * 1024)
+    tracemalloc.start()
+    try:
+        with pytest.raises(DcpError, match="Bad CRC-32"):
+            read_dcp(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 * 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    ("compression", "method"), [(zipfile.ZIP_BZIP2, "bzip2"), (zipfile.ZIP_LZMA, "lzma")]
+)
+def test_a_dcp_xml_compressed_in_a_way_vivado_never_uses_is_refused(
+    tmp_path: Path, compression: int, method: str
+) -> None:
+    # zipfile inflates these without any bound: 242 bytes of bzip2 are 300 MB of spaces.
+    path = _lying_about_its_size(tmp_path, compression, 1024)
+    with pytest.raises(DcpError, match=f"dcp.xml is compressed with {method}"):
+        read_dcp(path)
+
+
+def test_a_central_directory_bomb_is_refused_before_zipfile_reads_it(tmp_path: Path) -> None:
+    # Central directory entries of one-byte names and nothing else: 47 bytes each, and zipfile
+    # makes an object of each (hundreds of bytes, and minutes for a million) before any check.
+    entry = struct.pack("<4s4B4HL2L5H2L", b"PK\x01\x02", *[20, 0, 20, 0], *[0] * 7, 1, *[0] * 6)
+    directory = (entry + b"a") * (MAX_CENTRAL_DIRECTORY_BYTES // 47 + 1)
+    end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 0xFFFF, 0xFFFF, len(directory), 0, 0)
+    path = tmp_path / "design.dcp"
+    path.write_bytes(directory + end)
+    with pytest.raises(DcpError, match=f"central directory of {len(directory)} bytes"):
         read_dcp(path)
