@@ -204,7 +204,7 @@ def _lifeline_ended(timeout: float) -> bool:
 
 def main(argv: list[str]) -> int:
     grace_seconds, command = float(argv[0]), argv[1:]
-    # Unbuffered, so that nothing after the line is read out of the lifeline's way.
+    # Read unbuffered: no byte past the line may sit in a buffer that select() below cannot see.
     env = json.loads(io.FileIO(0, closefd=False).readline())
     _prctl(_PR_SET_CHILD_SUBREAPER, 1)
     terminated: list[int] = []  # a process-tree kill that reaches us ends the build, not just us
