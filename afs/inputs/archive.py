@@ -3,11 +3,12 @@
 A plain tar with one `*.dcp` and one `manifest.json` at its root (`./` prefixes allowed).
 
 check_tarball's order, so that the most specific useful cause wins:
- 1. the file is a readable, uncompressed tar                         CORRUPT_ARCHIVE
+ 1. the file is a readable, uncompressed tar; its extended headers    CORRUPT_ARCHIVE
+    are small, and pax ones well-formed UTF-8 naming no sparse file
  2. each member header, in tar order: member count                   INPUT_SIZE_ILLEGAL
     name printable, relative, no `..` (afs.inputs.names)             CORRUPT_ARCHIVE
     name's length and path components (afs.inputs.names)             INPUT_SIZE_ILLEGAL
-    regular file or directory                                        CORRUPT_ARCHIVE
+    regular file (not sparse) or directory, size not negative        CORRUPT_ARCHIVE
     member size                                                      INPUT_SIZE_ILLEGAL
     a second manifest or DCP at the root                             CORRUPT_ARCHIVE
  3. a manifest at the root, then a DCP at the root                   MANIFEST_NOT_FOUND,
@@ -102,26 +103,38 @@ def _checksum_matches(block: bytes) -> bool:
     return stored == sum(block[:148]) + 8 * 0x20 + sum(block[156:])
 
 
-def _pax_records_sound(records: bytes) -> bool:
-    """Each record is `LENGTH KEYWORD=VALUE\\n`, LENGTH counting the whole record (POSIX pax).
+def _pax_problem(records: bytes) -> str | None:
+    """What is wrong with a pax header's data, or None.
+
+    POSIX: UTF-8 records `LENGTH KEYWORD=VALUE\\n`, LENGTH counting the whole record.
 
     Checked in linear time because this Python's tarfile (before CVE-2024-6232 was fixed) parses
-    a malformed pax header in quadratic time: 60 KB of digits alone cost it 7 seconds.
+    a malformed pax header in quadratic time: 60 KB of digits alone cost it 7 seconds. What else
+    tarfile would trip over with a ValueError rather than a TarError is refused too: it decodes a
+    `hdrcharset` value strictly, wherever in the header, and converts GNU sparse-file records with
+    int() and unpacking (a sparse file is not a regular file anyway).
     """
     records = records.rstrip(b"\0")  # some writers pad the header's data with NULs
+    try:
+        records.decode("utf-8")
+    except UnicodeDecodeError:
+        return "is not UTF-8"
     position = 0
     while position < len(records):
         space = records.find(b" ", position, position + _MAX_PAX_LENGTH_DIGITS + 1)
         digits = records[position:space]
         if space < 0 or not digits.isdigit():
-            return False
+            return "is malformed"
         end = position + int(digits)
         if end > len(records) or end <= space + 1 or records[end - 1 : end] != b"\n":
-            return False
-        if b"=" not in records[space + 1 : end]:
-            return False
+            return "is malformed"
+        keyword, equals, _ = records[space + 1 : end].partition(b"=")
+        if not equals:
+            return "is malformed"
+        if keyword.startswith(b"GNU.sparse."):
+            return f"describes a sparse file ({keyword.decode()}); only regular files are allowed"
         position = end
-    return True
+    return None
 
 
 def _check_extended_headers(tar_path: Path) -> None:
@@ -145,11 +158,11 @@ def _check_extended_headers(tar_path: Path) -> None:
                 )
             padded = -(-size // _BLOCK) * _BLOCK
             if kind in _PAX_TYPES:
-                if not _pax_records_sound(stream.read(size)):
+                if problem := _pax_problem(stream.read(size)):
                     raise ImageBuildError(
                         FailureCause.CORRUPT_ARCHIVE,
-                        f"{tar_path.name} has a malformed pax header at byte "
-                        f"{stream.tell() - size - _BLOCK}",
+                        f"{tar_path.name}'s pax header at byte {stream.tell() - size - _BLOCK} "
+                        f"{problem}",
                     )
                 padded -= size
             stream.seek(padded, 1)
@@ -178,6 +191,8 @@ def _member_kind(member: tarfile.TarInfo) -> str:
         return f"a symbolic link (to {shown(member.linkname)})"
     if member.islnk():
         return f"a hard link (to {shown(member.linkname)})"
+    if member.issparse():
+        return "a sparse file"
     if member.ischr() or member.isblk():
         return "a device"
     if member.isfifo():
@@ -192,7 +207,7 @@ def _root_name(member: tarfile.TarInfo) -> str:
             FailureCause.INPUT_SIZE_ILLEGAL if problem.too_long else FailureCause.CORRUPT_ARCHIVE
         )
         raise ImageBuildError(cause, problem.text)
-    if not (member.isreg() or member.isdir()):
+    if not (member.isreg() or member.isdir()) or member.issparse():
         raise ImageBuildError(
             FailureCause.CORRUPT_ARCHIVE,
             f"member {shown(member.name)} is {_member_kind(member)}; "
@@ -220,6 +235,12 @@ def _scan(
                     f"{tar_name} has more than {limits.max_members} members",
                 )
             name = _root_name(member)
+            # tarfile seeks by a negative size (GNU base-256 or pax) to before the file's start.
+            if member.size < 0:
+                raise ImageBuildError(
+                    FailureCause.CORRUPT_ARCHIVE,
+                    f"member {shown(member.name)} has a negative size {member.size}",
+                )
             if member.size > limits.max_member_bytes:
                 raise ImageBuildError(
                     FailureCause.INPUT_SIZE_ILLEGAL,

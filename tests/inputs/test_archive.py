@@ -591,7 +591,7 @@ def test_a_malformed_pax_header_is_refused_before_tarfile_parses_it(
     tmp_path: Path, dcp_bytes: bytes, records: bytes
 ) -> None:
     tar_path = _with_raw_pax_header(tmp_path / "dcp.tar", records, dcp_bytes)
-    _fails(tar_path, tmp_path, FailureCause.CORRUPT_ARCHIVE, "malformed pax header at byte 0")
+    _fails(tar_path, tmp_path, FailureCause.CORRUPT_ARCHIVE, "pax header at byte 0 is malformed")
 
 
 def test_a_sound_pax_header_padded_with_nuls_is_accepted(tmp_path: Path, dcp_bytes: bytes) -> None:
@@ -729,3 +729,82 @@ def test_a_huge_link_target_is_cut_short_in_the_message(tmp_path: Path, dcp_byte
             tar.addfile(info, data)
     text = _fails(tar_path, tmp_path, FailureCause.CORRUPT_ARCHIVE, "symbolic link")
     assert len(text) < 300
+
+
+def _record(keyword: bytes, value: bytes) -> bytes:
+    """One pax record, `LENGTH KEYWORD=VALUE\\n`, LENGTH counting the whole record."""
+    body = b" " + keyword + b"=" + value + b"\n"
+    length = len(body) + 1
+    length += len(str(length + len(str(length)))) - 1
+    record = str(length).encode() + body
+    assert len(record) == length
+    return record
+
+
+@pytest.mark.parametrize(
+    "records",
+    [
+        _record(b"GNU.sparse.map", b"abc") + _record(b"GNU.sparse.major", b"0"),
+        _record(b"GNU.sparse.size", b"zz"),
+        _record(b"GNU.sparse.major", b"1") + _record(b"GNU.sparse.minor", b"0"),
+        _record(b"GNU.sparse.name", b"x" * 300),
+    ],
+    ids=["map-0.1", "size-0.0", "format-1.0", "name"],
+)
+def test_a_pax_header_describing_a_sparse_file_is_refused_before_tarfile_reads_it(
+    tmp_path: Path, dcp_bytes: bytes, records: bytes
+) -> None:
+    # tarfile converts these with int() and unpacking of its own: a ValueError, not a TarError.
+    tar_path = _with_raw_pax_header(tmp_path / "dcp.tar", records, dcp_bytes)
+    _fails(tar_path, tmp_path, FailureCause.CORRUPT_ARCHIVE, "pax header at byte 0", "sparse file")
+
+
+def test_a_pax_header_that_is_not_utf8_is_refused(tmp_path: Path, dcp_bytes: bytes) -> None:
+    # tarfile decodes a hdrcharset value strictly, wherever in the header it finds one.
+    records = _record(b"comment", _record(b"hdrcharset", b"\xff").rstrip(b"\n"))
+    tar_path = _with_raw_pax_header(tmp_path / "dcp.tar", records, dcp_bytes)
+    _fails(tar_path, tmp_path, FailureCause.CORRUPT_ARCHIVE, "pax header at byte 0", "UTF-8")
+
+
+def _with_size(tar_path: Path, dcp_bytes: bytes, member: str, size: int) -> Path:
+    """The standard tarball plus a `member`, whose size field says `size` (GNU base-256)."""
+    members = [*_standard(dcp_bytes, _manifest(dcp_bytes)), _member(member, b"x")]
+    data = bytearray(_tar(tar_path, members).read_bytes())
+    header = data.index(member.encode() + b"\0")
+    data[header + 124 : header + 136] = b"\xff" + (size % 256**11).to_bytes(11, "big")
+    data[header + 148 : header + 156] = b" " * 8
+    data[header + 148 : header + 156] = b"%06o\0 " % sum(data[header : header + 512])
+    tar_path.write_bytes(bytes(data))
+    return tar_path
+
+
+@pytest.mark.parametrize("size", [-1, -2048, -(10**9)])
+def test_a_negative_member_size_is_refused_before_tarfile_seeks_by_it(
+    tmp_path: Path, dcp_bytes: bytes, size: int
+) -> None:
+    tar_path = _with_size(tmp_path / "dcp.tar", dcp_bytes, "notes.txt", size)
+    _fails(tar_path, tmp_path, FailureCause.CORRUPT_ARCHIVE, "'notes.txt'", f"size {size}")
+
+
+def test_a_negative_size_in_a_pax_header_is_refused(tmp_path: Path, dcp_bytes: bytes) -> None:
+    tar_path = tmp_path / "dcp.tar"
+    with tarfile.open(tar_path, "w", format=tarfile.PAX_FORMAT) as tar:
+        info, data = _member("notes.txt", b"x")
+        info.pax_headers = {"size": "-2048"}
+        for entry, content in [*_standard(dcp_bytes, _manifest(dcp_bytes)), (info, data)]:
+            tar.addfile(entry, content)
+    _fails(tar_path, tmp_path, FailureCause.CORRUPT_ARCHIVE, "'notes.txt'", "size -2048")
+
+
+def test_an_old_gnu_sparse_member_is_not_a_regular_file(tmp_path: Path, dcp_bytes: bytes) -> None:
+    tar_path = tmp_path / "dcp.tar"
+    with tarfile.open(tar_path, "w", format=tarfile.GNU_FORMAT) as tar:
+        for info, data in _standard(dcp_bytes, _manifest(dcp_bytes)):
+            tar.addfile(info, data)
+    data = bytearray(tar_path.read_bytes())
+    header = data.index(DCP_NAME.encode() + b"\0")
+    data[header + 156] = ord(tarfile.GNUTYPE_SPARSE)
+    data[header + 148 : header + 156] = b" " * 8
+    data[header + 148 : header + 156] = b"%06o\0 " % sum(data[header : header + 512])
+    tar_path.write_bytes(bytes(data))
+    _fails(tar_path, tmp_path, FailureCause.CORRUPT_ARCHIVE, repr(DCP_NAME), "a sparse file")
