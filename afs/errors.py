@@ -119,6 +119,15 @@ class ImageBuildError(AfsError):
         return f"{self.cause.value}: {self.text}"
 
 
+def internal_failure(exc: BaseException, flow_run_id: str) -> ImageBuildError:
+    """What the tenant learns of an exception the factory did not expect: its type and the run,
+    never its text, which may hold anything (a key, a path); the operators log the rest."""
+    return ImageBuildError(
+        FailureCause.INTERNAL_ERROR,
+        f"{type(exc).__name__} in flow run {flow_run_id}; the factory's operators have the details",
+    )
+
+
 def cause_of(message: str | None) -> FailureCause | None:
     """The cause recorded at the front of an image's `CODE: text` message, if any."""
     if not message:

@@ -19,8 +19,9 @@ from afs.build.workspace import Workspace
 from afs.catalog import default_catalog
 from afs.errors import FailureCause, ImageBuildError
 from afs.models import IMAGE_ID_PATTERN, PROJECT_ID_PATTERN, FpgaImageRequest
-from afs.orchestration.lifecycle import record_run_state
+from afs.orchestration.lifecycle import deliver_ended_run_logs, record_run_state
 from afs.settings import get_settings
+from tasks import contained
 from tasks.check_archive import check_archive
 from tasks.fetch_dcp import fetch_dcp
 from tasks.mark_active import mark_active
@@ -42,33 +43,50 @@ ImageId = Annotated[
 ]
 
 
-_operator_log = logging.getLogger(__name__)
-
-
 def _run_name() -> str:
     image_id = current_run.parameters.get("image_id")
     return f"image-{image_id}" if image_id else "image-new"
 
 
-def _record_state(flow: object, flow_run: FlowRun, state: State) -> None:
-    """Hook: write the image status this run state stands for (DESIGN.md status table).
-
-    Prefect calls hooks by keyword (`flow`, `flow_run`, `state`); a worker calls the crash hook
-    of a run whose process died.
-    """
+def _record(flow_run: FlowRun, state_type: StateType, message: str | None) -> None:
+    """Write the image status a run state stands for (DESIGN.md status table), delivering the
+    logs of a build that ended without its own process doing so."""
     catalog = default_catalog()
     run_id = str(flow_run.id)
     image_id = flow_run.parameters.get("image_id") or catalog.image_of_flow_run(run_id)
     if image_id is not None:
         project_id = flow_run.parameters["project_id"]
-        record_run_state(catalog, image_id, project_id, state.type, state.message, run_id)
+        record_run_state(
+            catalog, image_id, project_id, state_type, message, run_id, deliver_ended_run_logs
+        )
+
+
+def _record_state(flow: object, flow_run: FlowRun, state: State) -> None:
+    """Hook (Prefect calls hooks by keyword: `flow`, `flow_run`, `state`); a worker calls the
+    crash hook of a run whose process died."""
+    _record(flow_run, state.type, state.message)
+
+
+def _record_cancellation(flow: object, flow_run: FlowRun, state: State) -> None:
+    """Hook: Prefect calls it with the CANCELLING state, which alone would read as a build still
+    going; by now the run's process is stopped, so the image ends CANCELLED."""
+    _record(flow_run, StateType.CANCELLED, state.message)
+
+
+class _PipelineLogFormatter(logging.Formatter):
+    """Messages only: a record's traceback names the factory's files and is for the operators."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        record.message = record.getMessage()
+        record.asctime = self.formatTime(record)
+        return self.formatMessage(record)
 
 
 @contextmanager
 def _pipeline_log(workspace: Workspace) -> Iterator[None]:
     """Copy this run's log records into the workspace so they reach the tenant's log tarball."""
     handler = logging.FileHandler(workspace.pipeline_log)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(_PipelineLogFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     loggers = [logging.getLogger(name) for name in ("prefect.flow_runs", "prefect.task_runs")]
     for logger in loggers:
         logger.addHandler(handler)
@@ -109,16 +127,64 @@ def _attempt_build(job: BuildJob, workspace: Workspace) -> _Attempt:
         # tenant still gets the logs before the run ends.
         stopped = ImageBuildError(_cause_of_interruption(), f"the build was stopped ({exc.signal})")
         return _Attempt(failure=stopped, interruption=exc)
-    except Exception as exc:
-        # The text of an unexpected exception may hold anything (a key, a path): the traceback
-        # goes to the worker's own log only, never to the tenant's run log or log tarball.
-        _operator_log.exception("unexpected failure building image %s", job.image_id)
-        failure = ImageBuildError(
-            FailureCause.INTERNAL_ERROR,
-            f"{type(exc).__name__} in flow run {current_run.id}; the factory's operators have "
-            "the details",
-        )
-        return _Attempt(failure=failure)
+
+
+def _deliver_logs(
+    job: BuildJob,
+    workspace: Workspace,
+    image_file: ImageFile | None,
+    failure: ImageBuildError | None,
+) -> ImageBuildError | None:
+    """Pack and upload the log tarball; returns the build's failure, or the upload's."""
+    with _pipeline_log(workspace):
+        if failure is not None:
+            get_run_logger().error("%s", failure.message)
+        tarball = package_logs(workspace, BuildOutcome.of(job.image_id, failure))
+    try:
+        upload_logs(job, tarball)
+    except ImageBuildError as exc:
+        # A build that failed keeps its own cause; a good build without its logs is an error,
+        # and its image file must not stay in the store with no image to own it.
+        if image_file is not None:
+            discard_image(job, image_file)
+        return failure or exc
+    return failure
+
+
+def _finish(job: BuildJob, workspace: Workspace) -> _Attempt:
+    """Build, deliver the logs, and make the image active; what failed, if anything."""
+    with _pipeline_log(workspace):
+        image_file, failure, interruption = _attempt_build(job, workspace)
+    failure = _deliver_logs(job, workspace, image_file, failure)
+    if failure is not None or image_file is None:
+        return _Attempt(failure=failure, interruption=interruption)
+    try:
+        mark_active(job, image_file)
+    except ImageBuildError as exc:
+        # The tarball says `active` and the store holds the file: neither may stay so.
+        discard_image(job, image_file)
+        return _Attempt(failure=_deliver_logs(job, workspace, None, exc))
+    return _Attempt(image_file=image_file)
+
+
+@contained
+def _build(job: BuildJob) -> _Attempt:
+    """One attempt in a workspace of its own, removed when the attempt is over."""
+    attempt = f"{current_run.id}-{current_run.run_count}"
+    workspace = Workspace.create(get_settings().builds_dir, job.image_id, attempt)
+    try:
+        return _finish(job, workspace)
+    finally:
+        workspace.remove()
+
+
+@contained
+def _end_in_error(job: BuildJob, failure: ImageBuildError, logs_delivered: bool) -> None:
+    """Only now, with the logs delivered, does the image finish and free the project's quota."""
+    catalog = default_catalog()
+    if not logs_delivered:
+        deliver_ended_run_logs(catalog.get(job.image_id), failure.message, str(current_run.id))
+    catalog.mark_error(job.image_id, failure.message)
 
 
 @flow(
@@ -129,33 +195,19 @@ def _attempt_build(job: BuildJob, workspace: Workspace) -> _Attempt:
     on_running=[_record_state],
     on_failure=[_record_state],
     on_crashed=[_record_state],
-    on_cancellation=[_record_state],
+    on_cancellation=[_record_cancellation],
 )
 def create_fpga_image(
     image: FpgaImageRequest, project_id: ProjectId, image_id: ImageId = None
 ) -> str:
     """Returns the image id; the image ends `active`, or `error` with `CODE: text` as message."""
     job = validate(image, project_id, image_id)
-    workspace = Workspace.create(get_settings().builds_dir, job.image_id)
     try:
-        with _pipeline_log(workspace):
-            image_file, failure, interruption = _attempt_build(job, workspace)
-            if failure is not None:
-                get_run_logger().error("%s", failure.message)
-            tarball = package_logs(workspace, BuildOutcome.of(job.image_id, failure))
-        try:
-            upload_logs(job, tarball)
-        except ImageBuildError as exc:
-            # A build that failed keeps its own cause; a good build without its logs is an error,
-            # and its image file must not stay in the store with no image to own it.
-            if image_file is not None:
-                discard_image(job, image_file)
-            failure = failure or exc
-    finally:
-        workspace.remove()
+        _, failure, interruption = _build(job)
+        logs_delivered = True
+    except ImageBuildError as exc:  # the factory failed outside the build's steps
+        failure, interruption, logs_delivered = exc, None, False
     if failure is not None:
-        # Only now, with the logs delivered, does the image finish and free the project's quota.
-        default_catalog().mark_error(job.image_id, failure.message)
+        _end_in_error(job, failure, logs_delivered)
         raise interruption or failure
-    mark_active(job, image_file)
     return job.image_id

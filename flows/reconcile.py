@@ -8,6 +8,7 @@ from prefect import flow, get_client, get_run_logger
 from prefect.exceptions import ObjectNotFound
 
 from afs.catalog import default_catalog
+from afs.orchestration.lifecycle import deliver_ended_run_logs
 from afs.orchestration.reconcile import RunState, reconcile_images
 
 
@@ -22,6 +23,6 @@ def read_run_state(flow_run_id: str) -> RunState | None:
 
 @flow(name="reconcile-fpga-images", persist_result=False)
 def reconcile_fpga_images() -> int:
-    changed = reconcile_images(default_catalog(), read_run_state)
+    changed = reconcile_images(default_catalog(), read_run_state, deliver_ended_run_logs)
     get_run_logger().info("%d image(s) brought in line with their runs", changed)
     return changed

@@ -1,14 +1,15 @@
 from __future__ import annotations
 
-from prefect import get_run_logger, task
+from prefect import get_run_logger
 
 from afs.build.steps import check_input
 from afs.build.workspace import Workspace
 from afs.inputs.archive import CheckedInput
 from afs.settings import get_settings
+from tasks import build_step
 
 
-@task(name="check-archive")
+@build_step("check-archive")
 def check_archive(workspace: Workspace) -> CheckedInput:
     checked = check_input(get_settings(), workspace)
     get_run_logger().info(

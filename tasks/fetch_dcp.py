@@ -1,14 +1,15 @@
 from __future__ import annotations
 
-from prefect import get_run_logger, task
+from prefect import get_run_logger
 
 from afs.build.steps import BuildJob, fetch_input
 from afs.build.workspace import Workspace
 from afs.settings import get_settings
 from afs.storage import Download
+from tasks import build_step
 
 
-@task(name="fetch-dcp")
+@build_step("fetch-dcp")
 def fetch_dcp(job: BuildJob, workspace: Workspace) -> Download:
     download = fetch_input(get_settings(), job, workspace)
     get_run_logger().info(

@@ -1,13 +1,12 @@
 from __future__ import annotations
 
-from prefect import task
-
 from afs.build.steps import BuildJob, ImageFile
 from afs.catalog import default_catalog
 from afs.models import ImageRecord
+from tasks import build_step
 
 
-@task(name="mark-active")
+@build_step("mark-active")
 def mark_active(job: BuildJob, image: ImageFile) -> ImageRecord:
     return default_catalog().mark_active(
         job.image_id,

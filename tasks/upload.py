@@ -3,15 +3,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from prefect import get_run_logger, task
+from prefect import get_run_logger
 
 from afs.build.steps import BuildJob, ImageFile, deliver_logs, store_image
 from afs.build.steps import discard_image as remove_image_file
 from afs.build.workspace import Workspace
 from afs.settings import get_settings
+from tasks import build_step
 
 
-@task(name="upload-image")
+@build_step("upload-image")
 def upload_image(
     job: BuildJob, workspace: Workspace, metadata: dict[str, Any], bitstream: Path
 ) -> ImageFile:
@@ -20,7 +21,7 @@ def upload_image(
     return image
 
 
-@task(name="discard-image")
+@build_step("discard-image")
 def discard_image(job: BuildJob, image: ImageFile) -> None:
     remove_image_file(get_settings(), image)
     get_run_logger().info(
@@ -28,7 +29,7 @@ def discard_image(job: BuildJob, image: ImageFile) -> None:
     )
 
 
-@task(name="upload-logs")
+@build_step("upload-logs")
 def upload_logs(job: BuildJob, tarball: Path) -> str:
     location = deliver_logs(get_settings(), job, tarball)
     get_run_logger().info("log tarball uploaded to %s", location)

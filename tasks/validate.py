@@ -1,12 +1,14 @@
 from __future__ import annotations
 
-from prefect import get_client, task
+from prefect import get_client
 from prefect.runtime import flow_run
 
 from afs.build.steps import BuildJob, job_for_image
 from afs.catalog import default_catalog
+from afs.errors import AfsError
 from afs.models import FpgaImageRequest
 from afs.orchestration.dispatch import run_tags
+from tasks import build_step
 
 
 def _label_this_run(project_id: str, image_id: str) -> None:
@@ -20,15 +22,22 @@ def _label_this_run(project_id: str, image_id: str) -> None:
         )
 
 
-@task(name="validate")
+# Refusals (a run that may not build, a project over its quota) say why in their own words.
+@build_step("validate", expected=(AfsError,))
 def validate(image: FpgaImageRequest, project_id: str, image_id: str | None) -> BuildJob:
-    """The image this run builds: registered now (same quota) if the run came from the UI."""
+    """The image this run builds: registered now (same quota) if the run came from the UI.
+
+    A run from the UI retried in the UI registered its image the first time: it is that image's
+    run again, never the run of a second image.
+    """
     catalog = default_catalog()
+    run_id = str(flow_run.id)
+    image_id = image_id or catalog.image_of_flow_run(run_id)
     if image_id is not None:
-        job = job_for_image(catalog.get(image_id), project_id, image, str(flow_run.id))
+        job = job_for_image(catalog.get(image_id), project_id, image, run_id)
     else:
         record = catalog.register(project_id, image)
-        catalog.record_attempt(record.id, str(flow_run.id))
+        catalog.record_attempt(record.id, run_id)
         job = BuildJob(image_id=record.id, project_id=project_id, request=image)
     _label_this_run(project_id, job.image_id)
     return job

@@ -176,3 +176,21 @@ def settle_undispatched_images() -> None:
         catalog.mark_error(image.id, "INTERNAL_ERROR: left by another test, never built")
     for image in catalog.awaiting_delete(limit=100_000):
         catalog.delete(image.id)
+
+
+def processes_mentioning(*texts: str) -> list[int]:
+    """Pids of live processes whose command line contains every one of `texts`."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            command = cmdline.read_bytes()
+        except OSError:
+            continue  # the process ended while we looked
+        if all(text.encode() in command for text in texts):
+            found.append(int(cmdline.parent.name))
+    return found
+
+
+def build_processes(image_id: str) -> list[int]:
+    """Pids of the Vivado processes building `image_id` (its script is in the image's workspace)."""
+    return processes_mentioning(f"/{image_id}/", "build.tcl")

@@ -17,7 +17,13 @@ from afs.models import ImageRecord
 from afs.orchestration.dispatch import deployment_starter, dispatch_pending
 from afs.status import FINISHED, ImageStatus
 from deployments import CREATE_DEPLOYMENT_PATH
-from tests.factory import Tenant, discard_waiting_runs, read_log_tarball, sample_tarball
+from tests.factory import (
+    Tenant,
+    build_processes,
+    discard_waiting_runs,
+    read_log_tarball,
+    sample_tarball,
+)
 
 
 @pytest.fixture(scope="module")
@@ -99,18 +105,6 @@ def test_a_run_prefect_refuses_is_told_apart_from_prefect_being_down(
     default_catalog().mark_error(image.id, "CANCELLED: test over")
 
 
-def processes_mentioning(text: str) -> list[int]:
-    """Pids of live processes whose command line contains `text`."""
-    found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            if text.encode() in cmdline.read_bytes():
-                found.append(int(cmdline.parent.name))
-        except OSError:
-            continue  # the process ended while we looked
-    return found
-
-
 def parent_of(pid: int) -> int:
     stat = Path(f"/proc/{pid}/stat").read_text()
     return int(stat.rpartition(")")[2].split()[1])
@@ -125,9 +119,8 @@ def test_cancelling_a_build_stops_vivado_and_ends_the_image_cancelled_with_logs(
     image = submit(tenant, sample_tarball(tmp_path, emulator_fault="hang"))
     start_run = deployment_starter(CREATE_DEPLOYMENT_PATH)
     dispatch_pending(default_catalog(), start_run)
-    build_script = f"{image.id}/build.tcl"
     deadline = time.monotonic() + 120
-    while not processes_mentioning(build_script):
+    while not build_processes(image.id):
         assert time.monotonic() < deadline, "vivado never started"
         time.sleep(0.2)
 
@@ -138,7 +131,7 @@ def test_cancelling_a_build_stops_vivado_and_ends_the_image_cancelled_with_logs(
     assert seen[-1] is ImageStatus.ERROR
     record = default_catalog().get(image.id)
     assert record.message.startswith("CANCELLED: "), record.message
-    assert processes_mentioning(build_script) == [], "no vivado process outlives the cancel"
+    assert build_processes(image.id) == [], "no vivado process outlives the cancel"
     status = json.loads(read_log_tarball(tenant.get(f"dcp/{image.id}_log.tar"))["status.json"])
     assert status["message"] == record.message
 
@@ -150,7 +143,7 @@ def test_a_build_whose_process_is_killed_ends_worker_crashed_and_frees_the_quota
     image = submit(tenant, sample_tarball(tmp_path, emulator_fault="hang"))
     dispatch_pending(default_catalog(), deployment_starter(CREATE_DEPLOYMENT_PATH))
     deadline = time.monotonic() + 120
-    while not (vivado := processes_mentioning(f"{image.id}/build.tcl")):
+    while not (vivado := build_processes(image.id)):
         assert time.monotonic() < deadline, "vivado never started"
         time.sleep(0.2)
     flow_run_process = parent_of(vivado[0])

@@ -33,6 +33,7 @@ def _bundled_files(workspace: Workspace) -> list[tuple[Path, str]]:
     """(file, name in the tarball) for every log-worthy file the build produced so far."""
     candidates = [
         (workspace.pipeline_log, "pipeline.log"),
+        (workspace.run_log, "run.log"),
         (workspace.build_script, "build.tcl"),
         (workspace.input_dir / "manifest.json", "manifest.json"),
     ]

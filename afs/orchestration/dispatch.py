@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from afs.catalog import Catalog
 from afs.errors import AfsError, FailureCause
 from afs.models import ImageRecord
-from afs.orchestration.lifecycle import record_run_state
+from afs.orchestration.lifecycle import DeliverLogs, deliver_ended_run_logs, record_run_state
 from afs.orchestration.states import image_status_for
 from afs.status import IN_CREATION, ImageStatus
 
@@ -61,7 +61,10 @@ def run_parameters(record: ImageRecord) -> dict[str, Any]:
 
 
 def dispatch_pending(
-    catalog: Catalog, start_run: Callable[[ImageRecord], StartedRun], limit: int = 100
+    catalog: Catalog,
+    start_run: Callable[[ImageRecord], StartedRun],
+    limit: int = 100,
+    deliver_logs: DeliverLogs | None = None,
 ) -> int:
     """Start a run for each image awaiting one; returns how many were started.
 
@@ -91,7 +94,9 @@ def dispatch_pending(
             )
         else:
             # The key found a run that has already ended: the image takes that run's outcome.
-            record_run_state(catalog, record.id, record.project_id, run.state_type, None, run.id)
+            record_run_state(
+                catalog, record.id, record.project_id, run.state_type, None, run.id, deliver_logs
+            )
         started += 1
     return started
 
@@ -182,6 +187,7 @@ def run_dispatcher(
     start_delete: Callable[[ImageRecord], StartedRun],
     stop: threading.Event,
     interval: float = 1.0,
+    deliver_logs: DeliverLogs | None = None,
 ) -> None:
     """Dispatch creates and deletes every `interval` seconds until `stop` is set.
 
@@ -189,7 +195,7 @@ def run_dispatcher(
     """
     while not stop.is_set():
         try:
-            dispatch_pending(catalog, start_create)
+            dispatch_pending(catalog, start_create, deliver_logs=deliver_logs)
             dispatch_deletes(catalog, start_delete)
         except Exception:
             log.exception("dispatch round failed; trying again")
@@ -216,6 +222,7 @@ def start_dispatcher(
             delete_starter(delete_deployment),
             stop,
             interval,
+            deliver_ended_run_logs,
         ),
         name="afs-dispatcher",
         daemon=True,

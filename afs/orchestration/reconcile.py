@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from afs.catalog import Catalog
 from afs.errors import FailureCause
-from afs.orchestration.lifecycle import record_run_state
+from afs.orchestration.lifecycle import DeliverLogs, end_with_error, record_run_state
 from afs.orchestration.states import image_status_for
 from afs.status import ImageStatus
 
@@ -24,8 +24,12 @@ class RunState(BaseModel):
     message: str | None = None
 
 
-def reconcile_images(catalog: Catalog, read_run_state: Callable[[str], RunState | None]) -> int:
-    """Returns how many images changed status."""
+def reconcile_images(
+    catalog: Catalog,
+    read_run_state: Callable[[str], RunState | None],
+    deliver_logs: DeliverLogs | None = None,
+) -> int:
+    """Returns how many images changed status; `deliver_logs` packs the logs of failed ones."""
     changed = 0
     for record in catalog.unfinished():
         if record.flow_run_id is None:
@@ -36,12 +40,18 @@ def reconcile_images(catalog: Catalog, read_run_state: Callable[[str], RunState 
             continue
         if state is None:
             message = f"{FailureCause.WORKER_CRASHED.value}: flow run {record.flow_run_id} is gone"
-            updated = catalog.mark_error(record.id, message)
+            updated = end_with_error(catalog, record, message, record.flow_run_id, deliver_logs)
         else:
             if image_status_for(state.type) is record.status:
                 continue
             updated = record_run_state(
-                catalog, record.id, record.project_id, state.type, state.message, record.flow_run_id
+                catalog,
+                record.id,
+                record.project_id,
+                state.type,
+                state.message,
+                record.flow_run_id,
+                deliver_logs,
             )
         changed += updated is not None
     return changed

@@ -21,7 +21,7 @@ def names_in(tarball: Path) -> dict[str, bytes]:
 def test_a_build_that_failed_before_vivado_still_gets_a_status_and_its_pipeline_log(
     tmp_path: Path,
 ) -> None:
-    workspace = Workspace.create(tmp_path, IMAGE_ID)
+    workspace = Workspace.create(tmp_path, IMAGE_ID, "run-1")
     workspace.pipeline_log.write_text("fetching...\n")
     outcome = BuildOutcome(
         image_id=IMAGE_ID, status=ImageStatus.ERROR, message="INACCESSIBLE_INPUT: no such key"
@@ -39,7 +39,7 @@ def test_a_build_that_failed_before_vivado_still_gets_a_status_and_its_pipeline_
 
 
 def test_a_full_build_bundles_vivado_logs_reports_script_and_manifest(tmp_path: Path) -> None:
-    workspace = Workspace.create(tmp_path, IMAGE_ID)
+    workspace = Workspace.create(tmp_path, IMAGE_ID, "run-1")
     workspace.pipeline_log.write_text("log")
     workspace.build_script.write_text("open_checkpoint x")
     (workspace.input_dir / "manifest.json").write_text("{}")

@@ -402,7 +402,7 @@ def test_a_good_build_whose_logs_cannot_be_delivered_fails_and_leaves_no_image_f
     import threading
     import time
 
-    from tests.test_end_to_end import processes_mentioning
+    from tests.factory import build_processes
 
     tenant.put(DCP_KEY, sample_tarball(tmp_path, emulator_fault="slow:4"))
     request = tenant.request(DCP_KEY)
@@ -410,7 +410,7 @@ def test_a_good_build_whose_logs_cannot_be_delivered_fails_and_leaves_no_image_f
 
     def remove_the_bucket_while_vivado_runs() -> None:
         deadline = time.monotonic() + 60
-        while not processes_mentioning(f"{image.id}/build.tcl") and time.monotonic() < deadline:
+        while not build_processes(image.id) and time.monotonic() < deadline:
             time.sleep(0.1)
         tenant.client.delete_object(Bucket=tenant.bucket, Key=DCP_KEY)
         tenant.client.delete_bucket(Bucket=tenant.bucket)
@@ -467,3 +467,106 @@ def test_every_run_is_named_and_tagged_after_its_image_and_project(
         run = client.read_flow_run(record.flow_run_id)
     assert run.name == f"image-{record.id}"
     assert {f"project:{tenant.project_id}", f"image:{record.id}"} <= set(run.tags)
+
+
+# ---- the factory's own faults, retries and cancels ----------------------------------------------
+
+
+def run_log_of(flow_run_id: str) -> str:
+    from afs.orchestration.runlog import read_run_log
+
+    return "\n".join(read_run_log(flow_run_id))
+
+
+def test_an_unexpected_exception_shows_its_type_but_never_its_text(
+    tenant: Tenant, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = "AKIA-SECRET-in-/etc/afs/keys"
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError(secret)
+
+    monkeypatch.setattr("afs.build.steps.check_tarball", broken)
+    record = build(tenant, sample_tarball(tmp_path))
+
+    assert_failed_with(tenant, record, FailureCause.INTERNAL_ERROR, "RuntimeError")
+    assert secret not in record.message
+    pipeline_log = logs_of(tenant, record)["pipeline.log"].decode()
+    assert "RuntimeError" in pipeline_log
+    assert secret not in pipeline_log
+    assert "Traceback" not in pipeline_log, "tracebacks are for the operators"
+    assert secret not in run_log_of(record.flow_run_id), "nor does Prefect keep it for the run"
+
+
+def test_an_image_that_cannot_become_active_has_no_file_and_logs_that_say_error(
+    tenant: Tenant, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def catalog_gone(*args: object, **kwargs: object) -> None:
+        raise ConnectionError("catalog gone")
+
+    monkeypatch.setattr("afs.catalog.store.Catalog.mark_active", catalog_gone)
+    record = build(tenant, sample_tarball(tmp_path))
+
+    assert_failed_with(tenant, record, FailureCause.INTERNAL_ERROR, "ConnectionError")
+    stored = image_store_client(get_settings()).list_objects_v2(
+        Bucket=get_settings().image_store_bucket, Prefix=f"{tenant.project_id}/"
+    )
+    assert stored.get("KeyCount", 0) == 0, "the image file of an image that failed is removed"
+
+
+def test_a_ui_run_retried_in_the_ui_never_registers_a_second_image(
+    tenant: Tenant, tmp_path: Path
+) -> None:
+    from prefect import get_client
+    from prefect.flow_engine import run_flow
+    from prefect.states import Scheduled
+
+    tenant.put(DCP_KEY, sample_tarball(tmp_path, dcp_sha256="ab" * 32))
+    parameters = {"image": tenant.request(DCP_KEY), "project_id": tenant.project_id}
+    first = create_fpga_image(**parameters, return_state=True)
+    run_id = first.state_details.flow_run_id
+    [image] = default_catalog().list_images(tenant.project_id)[1]
+    assert image.message.startswith("DCP_INTEGRITY_UNVERIFIED: ")
+
+    with get_client(sync_client=True) as client:
+        client.set_flow_run_state(run_id, Scheduled(), force=True)
+        retried = run_flow(
+            create_fpga_image,
+            flow_run=client.read_flow_run(run_id),
+            parameters=parameters,
+            return_type="state",
+        )
+        run = client.read_flow_run(run_id)
+
+    assert retried.is_failed()
+    assert "not awaiting a build" in retried.message
+    assert default_catalog().list_images(tenant.project_id)[0] == 1
+    assert default_catalog().get(image.id).message == image.message, "the image keeps its cause"
+    assert [tag for tag in run.tags if tag.startswith("image:")] == [f"image:{image.id}"]
+
+
+def test_a_cancel_recorded_by_the_cancellation_hook_ends_the_image_cancelled_with_logs(
+    tenant: Tenant, tmp_path: Path
+) -> None:
+    """Prefect calls on_cancellation with the CANCELLING state, e.g. when it stops a run whose
+    build had not started, or whose process outlived the grace period and was killed."""
+    import uuid
+
+    from prefect.client.schemas.objects import FlowRun
+    from prefect.states import Cancelling
+
+    from flows.create_fpga_image import _record_cancellation
+
+    tenant.put(DCP_KEY, sample_tarball(tmp_path))
+    image = default_catalog().register(tenant.project_id, tenant.request(DCP_KEY))
+    run = FlowRun(
+        id=uuid.uuid4(),
+        flow_id=uuid.uuid4(),
+        parameters={"project_id": tenant.project_id, "image_id": image.id},
+    )
+    default_catalog().record_attempt(image.id, str(run.id))
+
+    _record_cancellation(flow=create_fpga_image, flow_run=run, state=Cancelling())
+
+    record = default_catalog().get(image.id)
+    assert_failed_with(tenant, record, FailureCause.CANCELLED)

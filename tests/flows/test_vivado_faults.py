@@ -15,9 +15,8 @@ import pytest
 from afs.errors import FailureCause
 from afs.settings import get_settings
 from afs.status import ImageStatus
-from tests.factory import Tenant, sample_tarball
+from tests.factory import Tenant, build_processes, processes_mentioning, sample_tarball
 from tests.flows.test_create_fpga_image import assert_failed_with, build, logs_of
-from tests.test_end_to_end import processes_mentioning
 
 
 @pytest.fixture
@@ -54,7 +53,7 @@ def test_a_build_past_its_time_limit_is_killed_with_every_process_it_started(
 ) -> None:
     record = build(tenant, sample_tarball(tmp_path, emulator_fault=fault))
     assert_failed_with(tenant, record, FailureCause.BUILD_TIMEOUT, "3 s")
-    assert processes_mentioning(f"{record.id}/build.tcl") == []
+    assert build_processes(record.id) == []
     assert processes_mentioning("while True: time.sleep(60)") == [], "vivado's helper is gone"
 
 

@@ -21,8 +21,7 @@ from afs.settings import get_settings
 from afs.status import ImageStatus
 from deployments import CREATE_DEPLOYMENT_PATH
 from flows.reconcile import read_run_state
-from tests.factory import Tenant, discard_waiting_runs, sample_tarball
-from tests.test_end_to_end import processes_mentioning
+from tests.factory import Tenant, build_processes, discard_waiting_runs, sample_tarball
 
 pytestmark = pytest.mark.slow
 
@@ -37,11 +36,11 @@ def test_a_lost_build_host_ends_worker_crashed_and_frees_the_quota(
         wait_for_deployment(CREATE_DEPLOYMENT_PATH)
         dispatch_pending(default_catalog(), deployment_starter(CREATE_DEPLOYMENT_PATH))
         deadline = time.monotonic() + 120
-        while not processes_mentioning(f"{image.id}/build.tcl"):
+        while not build_processes(image.id):
             assert time.monotonic() < deadline, "vivado never started"
             time.sleep(0.2)
         os.killpg(host.pid, signal.SIGKILL)  # the worker and the run it started, all at once
-        for pid in processes_mentioning(f"{image.id}/build.tcl"):
+        for pid in build_processes(image.id):
             os.kill(pid, signal.SIGKILL)  # Vivado has its own session; the host took it too
 
     flow_run_id = UUID(default_catalog().get(image.id).flow_run_id)
