@@ -102,7 +102,8 @@ class _DeadlineRetries:
     attempt under way is bounded by the timeouts alone. So a silent store ends a call within
     max(deadline, connect + read timeouts), while a 2 GiB download that keeps moving is never cut
     (its body streams after the call returned, each read bounded by the read timeout), nor is a
-    slow part upload.
+    slow part upload. botocore's retry quota, which rations retries per client, is not used: the
+    deadline bounds retrying instead.
     """
 
     _STARTED = "afs_started"  # our key in botocore's per-call context
