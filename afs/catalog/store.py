@@ -7,12 +7,14 @@ or the queries is SQLite-only. Every status change is one conditional UPDATE, so
 
 from __future__ import annotations
 
+import fcntl
 import threading
 import uuid
 from collections.abc import Collection, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from functools import cache
+from pathlib import Path
 from typing import Any, NamedTuple, cast
 
 from sqlalchemy import (
@@ -108,7 +110,10 @@ def _configure_sqlite(engine: Engine) -> None:
 class Catalog:
     def __init__(self, url: str) -> None:
         # A server connection can die between requests; a SQLite file cannot, so it is not pinged.
-        is_sqlite = make_url(url).get_backend_name() == "sqlite"
+        parsed = make_url(url)
+        is_sqlite = parsed.get_backend_name() == "sqlite"
+        on_disk = is_sqlite and parsed.database not in (None, "", ":memory:")
+        self._schema_lock_file = Path(f"{parsed.database}.schema-lock") if on_disk else None
         self._engine = create_engine(url, pool_pre_ping=not is_sqlite)
         if is_sqlite:
             _configure_sqlite(self._engine)
@@ -138,10 +143,11 @@ class Catalog:
         """Create the tables and indexes of `tables` that are missing, one process at a time.
 
         Replicas start together, and create_all checks for a table before creating it: two
-        processes could both find it missing. In one write transaction, SQLite's BEGIN IMMEDIATE
-        admits one process at a time; PostgreSQL takes an advisory lock until the commit.
+        processes could both find it missing. On SQLite, an flock and then the write
+        transaction's BEGIN IMMEDIATE admit one process at a time; on PostgreSQL, an advisory
+        lock held until the commit.
         """
-        with self.write() as connection:
+        with self._schema_lock(), self.write() as connection:
             if connection.dialect.name == "postgresql":
                 connection.execute(select(func.pg_advisory_xact_lock(_SCHEMA_LOCK)))
             tables.create_all(connection)
@@ -149,6 +155,21 @@ class Catalog:
             for table in tables.sorted_tables:
                 for index in table.indexes:
                     index.create(connection, checkfirst=True)
+
+    @contextmanager
+    def _schema_lock(self) -> Iterator[None]:
+        """An flock beside a SQLite file, held while its schema is made.
+
+        The first connection to a new file switches it to WAL, and a process connecting at that
+        moment fails at once ("database is locked", whatever the busy timeout): schema creation
+        comes first in every process, so under this lock the switch happens once, alone.
+        """
+        if self._schema_lock_file is None:
+            yield
+            return
+        with self._schema_lock_file.open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
+            yield
 
     def dispose(self) -> None:
         """Close the pooled connections (tests and short-lived commands)."""
