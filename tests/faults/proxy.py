@@ -6,6 +6,7 @@
         ...
         proxy.mode = FaultMode.PASS           # and the one after that goes through again
         assert proxy.requests[FaultMode.STALL] == 1
+        proxy.fail_next(FaultMode.UNAVAILABLE, 2)  # the next two get 503, then it passes again
 
 The proxy reads each request whole (Content-Length or chunked framing) so that the fault applies
 per request, also on a kept-alive connection, and forwards it byte for byte on a connection of its
@@ -178,6 +179,7 @@ class FaultProxy:
         self._upstream = (parts.hostname, parts.port)
         self._port = port
         self._mode = mode
+        self._faults_left: int | None = None  # set by fail_next: requests until PASS again
         self._lock = threading.Lock()
         self._seen: Counter[FaultMode] = Counter()
         self._listener: socket.socket | None = None
@@ -203,13 +205,16 @@ class FaultProxy:
     def mode(self, mode: FaultMode) -> None:
         """Switch faults; into STOPPED closes the port and its connections, out of it reopens it."""
         with self._lock:
-            previous, self._mode = self._mode, mode
-            if not self._started or self._closed:
-                return  # `start` opens the port if the mode says so
-            if mode is FaultMode.STOPPED and previous is not FaultMode.STOPPED:
-                self._stop_listening()
-            elif mode is not FaultMode.STOPPED and previous is FaultMode.STOPPED:
-                self._listen()
+            self._switch(mode)
+
+    def fail_next(self, mode: FaultMode, requests: int) -> None:
+        """Give the next `requests` requests `mode`, then pass again: a fault of a known length,
+        however fast the client retries. STOPPED has no requests to count; set `mode` instead."""
+        if mode is FaultMode.STOPPED or requests < 1:
+            raise ValueError("fail_next needs a fault that requests arrive in, and a count")
+        with self._lock:
+            self._switch(mode)
+            self._faults_left = requests
 
     @property
     def requests(self) -> Counter[FaultMode]:
@@ -252,6 +257,16 @@ class FaultProxy:
         self.close()
 
     # --- listening (called with the lock held) ----------------------------------------------------
+
+    def _switch(self, mode: FaultMode) -> None:
+        previous, self._mode = self._mode, mode
+        self._faults_left = None
+        if not self._started or self._closed:
+            return  # `start` opens the port if the mode says so
+        if mode is FaultMode.STOPPED and previous is not FaultMode.STOPPED:
+            self._stop_listening()
+        elif mode is not FaultMode.STOPPED and previous is FaultMode.STOPPED:
+            self._listen()
 
     def _listen(self) -> None:
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -322,6 +337,10 @@ class FaultProxy:
         with self._lock:
             mode = self._mode
             self._seen[mode] += 1
+            if self._faults_left is not None:
+                self._faults_left -= 1
+                if self._faults_left == 0:
+                    self._mode, self._faults_left = FaultMode.PASS, None
         if mode is FaultMode.STOPPED:  # arrived on a connection the stop is dropping
             return False
         if mode is FaultMode.RESET:

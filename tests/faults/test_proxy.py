@@ -129,3 +129,23 @@ def test_stopped_refuses_connections_then_listens_on_the_same_port(proxy: FaultP
     conn = _connection(proxy)
     conn.request("GET", "/bucket/key")
     assert conn.getresponse().status == 503
+
+
+def test_fail_next_faults_that_many_requests_then_passes_again(
+    proxy: FaultProxy, s3_client
+) -> None:
+    bucket = _stocked(s3_client, b"hello")
+    path = _signed_path(proxy, "get_object", bucket, "k")
+    proxy.fail_next(FaultMode.UNAVAILABLE, 2)
+    conn = _connection(proxy)
+    statuses = []
+    for _ in range(3):
+        conn.request("GET", path)
+        response = conn.getresponse()
+        response.read()
+        statuses.append(response.status)
+    assert statuses == [503, 503, 200]
+    assert proxy.mode is FaultMode.PASS
+    assert proxy.requests == {FaultMode.UNAVAILABLE: 2, FaultMode.PASS: 1}
+    with pytest.raises(ValueError, match="fail_next"):
+        proxy.fail_next(FaultMode.STOPPED, 1)
