@@ -7,6 +7,7 @@ import io
 import json
 import subprocess
 import tarfile
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -194,3 +195,37 @@ def processes_mentioning(*texts: str) -> list[int]:
 def build_processes(image_id: str) -> list[int]:
     """Pids of the Vivado processes building `image_id` (its script is in the image's workspace)."""
     return processes_mentioning(f"/{image_id}/", "build.tcl")
+
+
+def parent_of(pid: int) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat.rpartition(")")[2].split()[1])
+
+
+def build_owner(image_id: str) -> int:
+    """The pid of the flow run's process that started the build of `image_id`."""
+    build = build_processes(image_id)
+    return next(parent_of(pid) for pid in build if parent_of(pid) not in build)
+
+
+def wait_for_vivado(image_id: str, timeout: float = 120) -> None:
+    """Until Vivado runs for `image_id` and Prefect holds the run's log of the steps before it."""
+    from afs.catalog import default_catalog
+    from afs.orchestration.runlog import read_run_log
+
+    deadline = time.monotonic() + timeout
+    while True:
+        run_id = default_catalog().get(image_id).flow_run_id
+        logs = "\n".join(read_run_log(run_id)) if run_id else ""
+        if build_processes(image_id) and "fetched" in logs and "DCP " in logs:
+            return
+        assert time.monotonic() < deadline, "vivado never started"
+        time.sleep(0.5)
+
+
+def assert_build_processes_end(image_id: str, within: float = 10) -> None:
+    """However its build ended, no Vivado process of `image_id` outlives it by `within` s."""
+    deadline = time.monotonic() + within
+    while build_processes(image_id):
+        assert time.monotonic() < deadline, f"vivado outlived its build by {within:g} s"
+        time.sleep(0.2)

@@ -29,7 +29,7 @@ used_signatures = Table(
 class ReplayGuard:
     def __init__(self, catalog: Catalog) -> None:
         self._catalog = catalog
-        metadata.create_all(catalog.engine)
+        catalog.create_tables(metadata)
 
     def first_use(
         self, access_key: str, signature: str, expires_at: datetime, now: datetime

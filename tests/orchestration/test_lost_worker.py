@@ -3,6 +3,7 @@ reconcile turns the image to error and the project's quota is free again."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -16,12 +17,20 @@ from prefect.client.schemas.objects import StateType
 from afs.catalog import default_catalog
 from afs.devstack.embedded import wait_for_deployment, worker
 from afs.orchestration.dispatch import deployment_starter, dispatch_pending
+from afs.orchestration.lifecycle import deliver_ended_run_logs
 from afs.orchestration.reconcile import reconcile_images
 from afs.settings import get_settings
 from afs.status import ImageStatus
 from deployments import CREATE_DEPLOYMENT_PATH
 from flows.reconcile import read_run_state
-from tests.factory import Tenant, build_processes, discard_waiting_runs, sample_tarball
+from tests.factory import (
+    Tenant,
+    assert_build_processes_end,
+    discard_waiting_runs,
+    read_log_tarball,
+    sample_tarball,
+    wait_for_vivado,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -35,13 +44,9 @@ def test_a_lost_build_host_ends_worker_crashed_and_frees_the_quota(
     with worker(session_dir / "logs") as host:
         wait_for_deployment(CREATE_DEPLOYMENT_PATH)
         dispatch_pending(default_catalog(), deployment_starter(CREATE_DEPLOYMENT_PATH))
-        deadline = time.monotonic() + 120
-        while not build_processes(image.id):
-            assert time.monotonic() < deadline, "vivado never started"
-            time.sleep(0.2)
+        wait_for_vivado(image.id)
         os.killpg(host.pid, signal.SIGKILL)  # the worker and the run it started, all at once
-        for pid in build_processes(image.id):
-            os.kill(pid, signal.SIGKILL)  # Vivado has its own session; the host took it too
+    assert_build_processes_end(image.id)
 
     flow_run_id = UUID(default_catalog().get(image.id).flow_run_id)
     give_up = time.monotonic() + get_settings().zombie_after_seconds + 120
@@ -49,9 +54,14 @@ def test_a_lost_build_host_ends_worker_crashed_and_frees_the_quota(
         while client.read_flow_run(flow_run_id).state.type is not StateType.CRASHED:
             assert time.monotonic() < give_up, "the zombie automation never crashed the run"
             time.sleep(2)
-    reconcile_images(default_catalog(), read_run_state)
+    reconcile_images(default_catalog(), read_run_state, deliver_ended_run_logs)
 
     record = default_catalog().get(image.id)
     assert record.status is ImageStatus.ERROR
     assert record.message.startswith("WORKER_CRASHED: "), record.message
+    logs = read_log_tarball(tenant.get(f"dcp/{image.id}_log.tar"))
+    assert json.loads(logs["status.json"])["message"] == record.message
+    assert {"vivado/vivado.log", "pipeline.log"} <= set(logs), "what the host still held"
+    assert "fetched" in logs["run.log"].decode(), "the run's log as Prefect kept it"
+    assert not (get_settings().builds_dir / image.id).exists(), "the crashed workspace is removed"
     assert default_catalog().register(tenant.project_id, tenant.request("dcp/design.tar"))
