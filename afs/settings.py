@@ -83,6 +83,18 @@ class Settings(BaseSettings):
         description="a run whose heartbeats (every 30 s) stopped this long is crashed as a zombie",
     )
     max_build_attempts: int = Field(3, description="builds per image, reprocessing included")
+    storage_step_retries: int = Field(
+        4,
+        ge=0,
+        description="times a build step retries a store that did not answer (fetch, uploads) "
+        "before the image fails STORAGE_UNAVAILABLE",
+    )
+    storage_step_backoff_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="the first wait before such a retry; each next one doubles (10 s: about "
+        "2.5 minutes in all, with 50 % jitter)",
+    )
 
     # Flat fields, not nested StorageBudget models: setting one AFS_API_STORAGE__* variable would
     # reset that model's other fields to StorageBudget's defaults instead of the API's.

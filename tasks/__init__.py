@@ -8,9 +8,14 @@ from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
 from prefect import Task, task
+from prefect.client.schemas.objects import TaskRun
 from prefect.runtime import flow_run
+from prefect.states import State
+from prefect.tasks import exponential_backoff
 
+from afs.build.steps import store_did_not_answer
 from afs.errors import AfsError, ImageBuildError, internal_failure
+from afs.settings import get_settings
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -38,6 +43,28 @@ def contained(
             raise internal_failure(exc, str(flow_run.id)) from None
 
     return guarded
+
+
+def _store_did_not_answer(task: Task[..., object], task_run: TaskRun, state: State) -> bool:
+    error = state.result(raise_on_failure=False)
+    return isinstance(error, ImageBuildError) and store_did_not_answer(error)
+
+
+def storage_step(name: str) -> Callable[[Callable[P, R]], Task[P, R]]:
+    """A build step that talks to a store: a store that does not answer is tried again with
+    back-off and jitter (settings `storage_step_*`), so one 503 never fails a four-hour build."""
+    settings = get_settings()
+
+    def decorate(function: Callable[P, R]) -> Task[P, R]:
+        return task(
+            name=name,
+            retries=settings.storage_step_retries,
+            retry_delay_seconds=exponential_backoff(settings.storage_step_backoff_seconds),
+            retry_jitter_factor=0.5,
+            retry_condition_fn=_store_did_not_answer,
+        )(contained(function))
+
+    return decorate
 
 
 def build_step(

@@ -6,10 +6,10 @@ from afs.build.steps import BuildJob, fetch_input
 from afs.build.workspace import Workspace
 from afs.settings import get_settings
 from afs.storage import Download
-from tasks import build_step
+from tasks import storage_step
 
 
-@build_step("fetch-dcp")
+@storage_step("fetch-dcp")
 def fetch_dcp(job: BuildJob, workspace: Workspace) -> Download:
     download = fetch_input(get_settings(), job, workspace)
     get_run_logger().info(

@@ -9,10 +9,10 @@ from afs.build.steps import BuildJob, ImageFile, deliver_logs, store_image
 from afs.build.steps import discard_image as remove_image_file
 from afs.build.workspace import Workspace
 from afs.settings import get_settings
-from tasks import build_step
+from tasks import build_step, storage_step
 
 
-@build_step("upload-image")
+@storage_step("upload-image")
 def upload_image(
     job: BuildJob, workspace: Workspace, metadata: dict[str, Any], bitstream: Path
 ) -> ImageFile:
@@ -29,7 +29,7 @@ def discard_image(job: BuildJob, image: ImageFile) -> None:
     )
 
 
-@build_step("upload-logs")
+@storage_step("upload-logs")
 def upload_logs(job: BuildJob, tarball: Path) -> str:
     location = deliver_logs(get_settings(), job, tarball)
     get_run_logger().info("log tarball uploaded to %s", location)

@@ -32,6 +32,7 @@ def _configure_environment() -> None:
     # Shorter than in production, so that the tests of cancels and lost workers wait less.
     os.environ["AFS_VIVADO_TERM_GRACE_SECONDS"] = "2"
     os.environ["AFS_ZOMBIE_AFTER_SECONDS"] = "60"
+    os.environ["AFS_STORAGE_STEP_BACKOFF_SECONDS"] = "0.5"
 
 
 _configure_environment()

@@ -90,6 +90,14 @@ def storage_failure(error: storage.StorageError) -> ImageBuildError:
     )
 
 
+def store_did_not_answer(error: ImageBuildError) -> bool:
+    """Whether a step failed only because a store did not answer, so the same step may succeed
+    if tried again (a refusal, or the tenant's input, would fail the same way)."""
+    return error.cause is FailureCause.STORAGE_UNAVAILABLE or isinstance(
+        error.__cause__, storage.StorageUnavailable
+    )
+
+
 def tenant_for(settings: Settings, job: BuildJob) -> TenantStorage:
     """The project's storage, if the DCP's bucket is one of its own."""
     try:

@@ -38,6 +38,11 @@ DCP_KEY = "vu9p/dcp/design.tar"
 def build(tenant: Tenant, data: bytes, **request_fields) -> ImageRecord:
     """Upload `data` as the tenant's tarball, register the image as the API does, run the flow."""
     tenant.put(DCP_KEY, data)
+    return build_registered(tenant, **request_fields)
+
+
+def build_registered(tenant: Tenant, **request_fields) -> ImageRecord:
+    """Register the image of the tarball the tenant uploaded as the API does, run the flow."""
     request = tenant.request(DCP_KEY, **request_fields)
     record = default_catalog().register(tenant.project_id, request)
     create_fpga_image(
@@ -394,6 +399,40 @@ def test_a_missing_shell_checkpoint_is_the_factorys_internal_error(
         monkeypatch.undo()
         get_settings.cache_clear()
     assert_failed_with(tenant, record, FailureCause.INTERNAL_ERROR, "0x0badbeef")
+
+
+def test_a_store_that_stops_answering_for_a_while_is_tried_again_within_the_run(
+    s3_endpoint: str, factory: None, tmp_path: Path, setting
+) -> None:
+    import threading
+    import time
+
+    setting("storage_max_attempts", "1")  # no retry in the storage client: the step's own retry
+
+    from afs.tenants import save_tenant
+    from tests.faults.proxy import FaultMode, FaultProxy
+
+    tenant = Tenant(s3_endpoint)
+    tenant.put(DCP_KEY, sample_tarball(tmp_path))
+    with FaultProxy(s3_endpoint, mode=FaultMode.UNAVAILABLE) as proxy:
+        save_tenant(
+            get_settings(),
+            tenant.project_id,
+            tenant.storage.model_copy(update={"endpoint": proxy.url}),
+        )
+
+        def answer_again_after_two_failed_tries() -> None:
+            while proxy.requests[FaultMode.UNAVAILABLE] < 2:
+                time.sleep(0.05)
+            proxy.mode = FaultMode.PASS
+
+        back = threading.Thread(target=answer_again_after_two_failed_tries, daemon=True)
+        back.start()
+        record = build_registered(tenant)
+        back.join()
+
+    assert record.status is ImageStatus.ACTIVE, record.message
+    assert record.attempts == 1, "the step was retried, not the build"
 
 
 def test_a_good_build_whose_logs_cannot_be_delivered_fails_and_leaves_no_image_file(
