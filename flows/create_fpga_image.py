@@ -184,7 +184,7 @@ def _end_in_error(job: BuildJob, failure: ImageBuildError, logs_delivered: bool)
     catalog = default_catalog()
     if not logs_delivered:
         deliver_ended_run_logs(catalog.get(job.image_id), failure.message, str(current_run.id))
-    catalog.mark_error(job.image_id, failure.message)
+    catalog.mark_error(job.image_id, failure.message, flow_run_id=str(current_run.id))
 
 
 @flow(

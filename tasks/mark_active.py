@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from prefect.runtime import flow_run
+
 from afs.build.steps import BuildJob, ImageFile
 from afs.catalog import default_catalog
 from afs.models import ImageRecord
@@ -10,6 +12,7 @@ from tasks import build_step
 def mark_active(job: BuildJob, image: ImageFile) -> ImageRecord:
     return default_catalog().mark_active(
         job.image_id,
+        flow_run_id=str(flow_run.id),
         size_mb=image.size_mb,
         metadata=image.catalog_metadata,
     )

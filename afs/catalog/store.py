@@ -427,19 +427,35 @@ class Catalog:
             image_id, IN_CREATION, values, "start an attempt", where=own_run
         )
 
-    def mark_active(self, image_id: str, *, size_mb: int, metadata: dict[str, Any]) -> ImageRecord:
-        """The build succeeded: status active, with the image's size and metadata."""
+    def mark_active(
+        self, image_id: str, *, flow_run_id: str, size_mb: int, metadata: dict[str, Any]
+    ) -> ImageRecord:
+        """The build of `flow_run_id` succeeded: status active, with the image's size and metadata.
+
+        Fenced: only while the image is still that run's (a run crashed by mistake whose image
+        reprocessing handed to a newer run cannot finish it).
+        """
         values = {
             "status": ImageStatus.ACTIVE.value,
             "message": None,
             "size_mb": size_mb,
             "metadata": metadata,
         }
-        return self._update_or_raise(image_id, {ImageStatus.CREATING}, values, "become active")
+        own_run = fpga_images.c.flow_run_id == flow_run_id
+        return self._update_or_raise(
+            image_id, {ImageStatus.CREATING}, values, "become active", where=own_run
+        )
 
-    def mark_error(self, image_id: str, message: str) -> ImageRecord | None:
-        """The build failed with `message` ("CODE: text"); a finished image keeps its cause."""
-        return self.set_status(image_id, ImageStatus.ERROR, message=message, only_from=IN_CREATION)
+    def mark_error(
+        self, image_id: str, message: str, *, flow_run_id: str | None = None
+    ) -> ImageRecord | None:
+        """The build failed with `message` ("CODE: text"); a finished image keeps its cause.
+
+        With `flow_run_id`, fenced like mark_active: only while the image is still that run's.
+        """
+        values = {"status": ImageStatus.ERROR.value, "message": message}
+        own_run = None if flow_run_id is None else fpga_images.c.flow_run_id == flow_run_id
+        return self._update(image_id, IN_CREATION, values, where=own_run)
 
     def begin_delete(self, project_id: str, image_id: str) -> ImageRecord:
         """Active or error, unprotected -> deleting, with no delete run yet (the outbox)."""

@@ -88,11 +88,14 @@ def dispatch_pending(
             log.warning("cannot start a run for image %s now; will retry", record.id, exc_info=True)
             break
         status = image_status_for(run.state_type)
-        if status in IN_CREATION:
-            catalog.set_status(
-                record.id, status, flow_run_id=run.id, only_from={ImageStatus.INITIALING}
-            )
-        else:
+        # The run is the image's: its idempotency key is the image's current one.
+        catalog.set_status(
+            record.id,
+            status if status in IN_CREATION else ImageStatus.SCHEDULING,
+            flow_run_id=run.id,
+            only_from={ImageStatus.INITIALING},
+        )
+        if status not in IN_CREATION:
             # The key found a run that has already ended: the image takes that run's outcome.
             record_run_state(
                 catalog, record.id, record.project_id, run.state_type, None, run.id, deliver_logs

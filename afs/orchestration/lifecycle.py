@@ -54,15 +54,17 @@ def end_with_error(
     flow_run_id: str,
     deliver_logs: DeliverLogs | None,
 ) -> ImageRecord | None:
-    """Mark an unfinished image `error` after delivering its log tarball; None if it finished.
+    """Mark an unfinished image of `flow_run_id` `error` after delivering its log tarball; None
+    if it finished or is not that run's.
 
-    A finished image keeps its cause, and the tarball its own run delivered.
+    A finished image keeps its cause, and the tarball its own run delivered; an image handed to
+    another run (or back to the dispatcher) is not this run's to fail.
     """
-    if record.status not in IN_CREATION:
+    if record.status not in IN_CREATION or record.flow_run_id != flow_run_id:
         return None
     if deliver_logs is not None:
         deliver_logs(record, message, flow_run_id)
-    return catalog.mark_error(record.id, message)
+    return catalog.mark_error(record.id, message, flow_run_id=flow_run_id)
 
 
 def record_run_state(

@@ -63,6 +63,7 @@ def active_image(project: Project, name: str = "built") -> str:
     catalog.record_attempt(record.id, flow_run_id=f"run-{record.id}")
     catalog.mark_active(
         record.id,
+        flow_run_id=f"run-{record.id}",
         size_mb=3,
         metadata={"image_file": f"{settings.image_store_bucket}:{key}", "toolchain": "test"},
     )

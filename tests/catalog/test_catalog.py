@@ -203,7 +203,7 @@ def test_every_in_creation_status_holds_the_quota(catalog: Catalog, status: Imag
 def test_an_active_image_frees_the_quota(catalog: Catalog) -> None:
     first = catalog.register(PROJECT, request())
     catalog.record_attempt(first.id, "run-1")
-    catalog.mark_active(first.id, size_mb=12, metadata={})
+    catalog.mark_active(first.id, flow_run_id="run-1", size_mb=12, metadata={})
     assert catalog.register(PROJECT, request()).status is S.INITIALING
 
 
@@ -312,7 +312,9 @@ def test_racing_creates_for_twenty_projects_all_win(catalog: Catalog) -> None:
 def test_a_stale_writer_loses_and_changes_nothing(catalog: Catalog) -> None:
     image = catalog.register(PROJECT, request())
     catalog.record_attempt(image.id, "run-1")
-    active = catalog.mark_active(image.id, size_mb=40, metadata={"toolchain": "emulator"})
+    active = catalog.mark_active(
+        image.id, flow_run_id="run-1", size_mb=40, metadata={"toolchain": "emulator"}
+    )
 
     # A late hook still believing the run is starting.
     assert catalog.set_status(image.id, S.CREATING, message="late hook") is None
@@ -387,7 +389,7 @@ def test_mark_error_keeps_the_first_cause(catalog: Catalog) -> None:
 def test_mark_error_does_not_spoil_an_active_image(catalog: Catalog) -> None:
     image = catalog.register(PROJECT, request())
     catalog.record_attempt(image.id, "run-1")
-    catalog.mark_active(image.id, size_mb=1, metadata={})
+    catalog.mark_active(image.id, flow_run_id="run-1", size_mb=1, metadata={})
     assert catalog.mark_error(image.id, "INTERNAL_ERROR: late") is None
     assert catalog.get(image.id).status is S.ACTIVE
 
@@ -407,7 +409,7 @@ def test_mark_active_stores_size_and_metadata(catalog: Catalog) -> None:
     catalog.record_attempt(image.id, "run-1")
     metadata = {"toolchain": "afs-vivado-emulator", "shell_id": "0x01010029", "sizes": [1, 2]}
 
-    active = catalog.mark_active(image.id, size_mb=42, metadata=metadata)
+    active = catalog.mark_active(image.id, flow_run_id="run-1", size_mb=42, metadata=metadata)
 
     assert (active.status, active.size_mb, active.metadata) == (S.ACTIVE, 42, metadata)
     assert catalog.get(image.id) == active
@@ -416,7 +418,7 @@ def test_mark_active_stores_size_and_metadata(catalog: Catalog) -> None:
 def test_steps_out_of_order_are_refused(catalog: Catalog) -> None:
     image = catalog.register(PROJECT, request())
     with pytest.raises(IllegalTransition, match="initialing"):
-        catalog.mark_active(image.id, size_mb=1, metadata={})
+        catalog.mark_active(image.id, flow_run_id="run-1", size_mb=1, metadata={})
 
     catalog.mark_error(image.id, "CANCELLED: by the user")
     with pytest.raises(IllegalTransition, match="error"):
@@ -533,7 +535,7 @@ def test_unfinished_is_in_creation_or_deleting(catalog: Catalog) -> None:
     catalog.set_status(images[1].id, S.SCHEDULING)
     catalog.record_attempt(images[2].id, "run-2")
     catalog.record_attempt(images[3].id, "run-3")
-    catalog.mark_active(images[3].id, size_mb=1, metadata={})
+    catalog.mark_active(images[3].id, flow_run_id="run-3", size_mb=1, metadata={})
     catalog.mark_error(images[4].id, "INTERNAL_ERROR: test")
     catalog.mark_error(images[5].id, "INTERNAL_ERROR: test")
     catalog.set_status(images[5].id, S.DELETING)
@@ -546,3 +548,18 @@ def test_unfinished_is_in_creation_or_deleting(catalog: Catalog) -> None:
         images[2].id: S.CREATING,
         images[5].id: S.DELETING,
     }
+
+
+def test_a_run_whose_image_was_handed_to_another_run_cannot_finish_it(catalog: Catalog) -> None:
+    """E.g. a run crashed by mistake: reprocessing gave its image to a newer run meanwhile."""
+    image = catalog.register(PROJECT, request())
+    catalog.record_attempt(image.id, "run-1")
+    catalog.mark_error(image.id, "WORKER_CRASHED: no heartbeat", flow_run_id="run-1")
+    catalog.set_status(image.id, S.INITIALING, only_from={S.ERROR})
+    catalog.record_attempt(image.id, "run-2")
+
+    with pytest.raises(IllegalTransition, match="run-2"):
+        catalog.mark_active(image.id, flow_run_id="run-1", size_mb=1, metadata={})
+    assert catalog.mark_error(image.id, "INTERNAL_ERROR: late", flow_run_id="run-1") is None
+    assert catalog.get(image.id).status is S.CREATING
+    assert catalog.mark_active(image.id, flow_run_id="run-2", size_mb=1, metadata={})

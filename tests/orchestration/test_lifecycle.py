@@ -80,7 +80,7 @@ def test_the_pipelines_own_cause_is_kept(catalog: Catalog, image: ImageRecord) -
 
 def test_a_completed_run_leaves_an_active_image_alone(catalog: Catalog, image: ImageRecord):
     apply(catalog, image, StateType.RUNNING)
-    catalog.mark_active(image.id, size_mb=3, metadata={"k": "v"})
+    catalog.mark_active(image.id, flow_run_id="run-1", size_mb=3, metadata={"k": "v"})
     assert apply(catalog, image, StateType.COMPLETED) is None
     assert catalog.get(image.id).status is ImageStatus.ACTIVE
 
@@ -107,4 +107,17 @@ def test_a_run_naming_another_projects_image_changes_nothing(
     assert (
         record_run_state(catalog, image.id, other_project, StateType.CRASHED, None, "run-x") is None
     )
+    assert catalog.get(image.id).status is ImageStatus.INITIALING
+
+
+@pytest.mark.parametrize("state", [StateType.CRASHED, StateType.FAILED, StateType.COMPLETED])
+def test_a_late_end_of_a_run_whose_image_went_back_to_the_dispatcher_changes_nothing(
+    catalog: Catalog, image: ImageRecord, state: StateType
+) -> None:
+    """E.g. the zombie automation crashed a run by mistake and reprocessing requeued its image."""
+    apply(catalog, image, StateType.RUNNING)
+    catalog.mark_error(image.id, "WORKER_CRASHED: no heartbeat", flow_run_id="run-1")
+    catalog.set_status(image.id, ImageStatus.INITIALING, only_from={ImageStatus.ERROR})
+
+    assert apply(catalog, image, state) is None
     assert catalog.get(image.id).status is ImageStatus.INITIALING

@@ -74,7 +74,7 @@ def test_undispatched_images_are_the_dispatchers_business(catalog: Catalog) -> N
 
 def deleting(catalog: Catalog, run_id: str):
     image = dispatched(catalog, "build-run", ImageStatus.CREATING)
-    catalog.mark_active(image.id, size_mb=1, metadata={})
+    catalog.mark_active(image.id, flow_run_id="build-run", size_mb=1, metadata={})
     catalog.begin_delete(image.project_id, image.id)
     assert catalog.delete_started(image.id, run_id) is not None
     return image
