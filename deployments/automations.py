@@ -15,6 +15,9 @@ from prefect.events.actions import ChangeFlowRunState
 from prefect.events.schemas.automations import EventTrigger, Posture
 from prefect.events.schemas.events import ResourceSpecification
 
+from flows.create_fpga_image import create_fpga_image
+from flows.delete_fpga_image import delete_fpga_image
+
 HEARTBEAT_SECONDS = 30  # PREFECT_FLOWS_HEARTBEAT_FREQUENCY of every build run (Prefect's minimum)
 ZOMBIE_AUTOMATION = "afs: crash flow runs whose heartbeats stopped"
 
@@ -34,6 +37,13 @@ def zombie_automation(after: timedelta) -> Automation:
                 "prefect.flow-run.Crashed",
             },
             match=ResourceSpecification({"prefect.resource.id": ["prefect.flow-run.*"]}),
+            # Only the factory's image runs: other flows on the server keep their own rules.
+            match_related=ResourceSpecification(
+                {
+                    "prefect.resource.role": "flow",
+                    "prefect.resource.name": [create_fpga_image.name, delete_fpga_image.name],
+                }
+            ),
             for_each={"prefect.resource.id"},
             posture=Posture.Proactive,
             threshold=1,
@@ -49,12 +59,16 @@ def zombie_automation(after: timedelta) -> Automation:
 
 
 def ensure_automations() -> None:
-    """Create the factory's automations on the current Prefect server unless they exist."""
+    """Create the factory's automations on the current Prefect server, or bring them up to date
+    (a new release, a changed threshold)."""
     from prefect import get_client
 
     from afs.settings import get_settings
 
-    after = timedelta(seconds=get_settings().zombie_after_seconds)
+    automation = zombie_automation(timedelta(seconds=get_settings().zombie_after_seconds))
     with get_client(sync_client=True) as client:
-        if not client.read_automations_by_name(ZOMBIE_AUTOMATION):
-            zombie_automation(after).create()
+        existing = client.read_automations_by_name(ZOMBIE_AUTOMATION)
+        if existing:
+            client.update_automation(existing[0].id, automation)
+        else:
+            automation.create()

@@ -1,0 +1,44 @@
+"""The zombie automation crashes only the factory's image runs, as Prefect's server evaluates it."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from prefect.server.events.schemas.automations import EventTrigger
+from prefect.server.events.schemas.events import ReceivedEvent
+
+from deployments.automations import zombie_automation
+
+
+def heartbeat_of(flow_name: str) -> ReceivedEvent:
+    return ReceivedEvent(
+        occurred=datetime.now(UTC),
+        event="prefect.flow-run.heartbeat",
+        resource={"prefect.resource.id": f"prefect.flow-run.{uuid.uuid4()}"},
+        related=[
+            {
+                "prefect.resource.id": f"prefect.flow.{uuid.uuid4()}",
+                "prefect.resource.role": "flow",
+                "prefect.resource.name": flow_name,
+            }
+        ],
+        id=uuid.uuid4(),
+    )
+
+
+@pytest.fixture
+def trigger() -> EventTrigger:
+    definition = zombie_automation(timedelta(seconds=90)).trigger.model_dump()
+    return EventTrigger.model_validate(definition)
+
+
+@pytest.mark.parametrize("flow_name", ["create-fpga-image", "delete-fpga-image"])
+def test_an_image_runs_heartbeat_is_watched(trigger: EventTrigger, flow_name: str) -> None:
+    assert trigger.covers(heartbeat_of(flow_name))
+
+
+@pytest.mark.parametrize("flow_name", ["reconcile-fpga-images", "someone-elses-etl"])
+def test_other_runs_on_the_server_are_left_alone(trigger: EventTrigger, flow_name: str) -> None:
+    assert not trigger.covers(heartbeat_of(flow_name))
