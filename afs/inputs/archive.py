@@ -3,12 +3,13 @@
 A plain tar with one `*.dcp` and one `manifest.json` at its root (`./` prefixes allowed).
 
 check_tarball's order, so that the most specific useful cause wins:
- 1. the file is a readable, uncompressed tar; its extended headers    CORRUPT_ARCHIVE
-    are small, and pax ones well-formed UTF-8 naming no sparse file
+ 1. the file is a readable, uncompressed tar; walking its headers as   CORRUPT_ARCHIVE
+    tarfile will: extended headers small and few in a row, pax ones
+    well-formed UTF-8 setting no size, no sparse file
  2. each member header, in tar order: member count                   INPUT_SIZE_ILLEGAL
     name printable, relative, no `..` (afs.inputs.names)             CORRUPT_ARCHIVE
     name's length and path components (afs.inputs.names)             INPUT_SIZE_ILLEGAL
-    regular file (not sparse) or directory, size not negative        CORRUPT_ARCHIVE
+    regular file or directory, size not negative                     CORRUPT_ARCHIVE
     member size                                                      INPUT_SIZE_ILLEGAL
     a second manifest or DCP at the root                             CORRUPT_ARCHIVE
  3. a manifest at the root, then a DCP at the root                   MANIFEST_NOT_FOUND,
@@ -51,7 +52,12 @@ from afs.settings import VU9P_PART
 
 MANIFEST_NAME = "manifest.json"
 DCP_SUFFIX = ".dcp"
+# Extended headers (pax, GNU long name and link) are read whole by tarfile while it parses them,
+# and it recurses once for each in a row. A kit's member has at most a pax header, or a long name
+# and a long link header, before it (an archive a global header at its start too), of a few
+# hundred bytes.
 MAX_EXTENDED_HEADER_BYTES = 64 * 1024
+MAX_EXTENDED_HEADERS_IN_A_ROW = 4
 # The manifest is one flat object (one level deep) and holds no numbers at all. The limits only
 # make sure the refusal is ours: json recurses once a level, up to the interpreter's recursion
 # limit (RecursionError), and int() refuses more than 4300 digits (ValueError).
@@ -60,8 +66,8 @@ MAX_MANIFEST_NUMBER_DIGITS = 100
 # A JSON string (even unterminated, so that one pass is enough) or a bracket outside strings.
 _JSON_STRING_OR_BRACKET = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[\]{}]', re.DOTALL)
 _BLOCK = 512
-_PAX_TYPES = (b"x", b"g")  # pax, pax global
-_EXTENDED_TYPES = (*_PAX_TYPES, b"L", b"K")  # and GNU long name, GNU long link
+_PAX_TYPES = (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE)
+_EXTENDED_TYPES = (*_PAX_TYPES, tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK)
 _MAX_PAX_LENGTH_DIGITS = 20
 _CHUNK = 1 << 20
 # Leading bytes of the compressed formats a tenant is most likely to upload by mistake.
@@ -87,22 +93,6 @@ class CheckedInput(BaseModel):
     dcp_sha256: str
 
 
-def _octal_or_base256(field: bytes) -> int | None:
-    if field[:1] and field[0] & 0x80:  # GNU base-256 for sizes beyond 8 GiB
-        return int.from_bytes(bytes([field[0] & 0x7F]) + field[1:], "big")
-    digits = field.replace(b"\0", b" ").strip()
-    try:
-        return int(digits, 8) if digits else 0
-    except ValueError:
-        return None
-
-
-def _checksum_matches(block: bytes) -> bool:
-    """The header's own checksum: the sum of its bytes with the checksum field read as spaces."""
-    stored = _octal_or_base256(block[148:156])
-    return stored == sum(block[:148]) + 8 * 0x20 + sum(block[156:])
-
-
 def _pax_problem(records: bytes) -> str | None:
     """What is wrong with a pax header's data, or None.
 
@@ -112,7 +102,8 @@ def _pax_problem(records: bytes) -> str | None:
     a malformed pax header in quadratic time: 60 KB of digits alone cost it 7 seconds. What else
     tarfile would trip over with a ValueError rather than a TarError is refused too: it decodes a
     `hdrcharset` value strictly, wherever in the header, and converts GNU sparse-file records with
-    int() and unpacking (a sparse file is not a regular file anyway).
+    int() and unpacking (a sparse file is not a regular file anyway). A `size` record, which only
+    members over 8 GiB need, would change where tarfile finds the next header.
     """
     records = records.rstrip(b"\0")  # some writers pad the header's data with NULs
     try:
@@ -133,39 +124,64 @@ def _pax_problem(records: bytes) -> str | None:
             return "is malformed"
         if keyword.startswith(b"GNU.sparse."):
             return f"describes a sparse file ({keyword.decode()}); only regular files are allowed"
+        if keyword == b"size":
+            return "sets a member's size, which only members over 8 GiB need"
         position = end
     return None
 
 
-def _check_extended_headers(tar_path: Path) -> None:
-    """Refuse oversized or malformed pax / GNU long-name headers before tarfile reads them.
+def _check_headers(tar_path: Path) -> None:
+    """Walk the headers as tarfile will, refusing what it would fail on other than by a TarError.
 
-    The member limits cannot help here: tarfile loads such a header completely while parsing it,
-    before any member exists to count or measure.
+    Each header is parsed by tarfile's own `TarInfo.frombuf`, and the walk skips the data tarfile
+    skips, so that no header escapes the check. The limits cannot wait for the members: tarfile
+    reads an extended header whole while parsing it (a size field of 2**80 is an OverflowError, a
+    negative one a ValueError), and recurses once for each of them in a row (RecursionError).
     """
     total = tar_path.stat().st_size
+    in_a_row = 0
     with tar_path.open("rb") as stream:
-        while len(block := stream.read(_BLOCK)) == _BLOCK and block.strip(b"\0"):
-            size = _octal_or_base256(block[124:136])
-            if size is None or size > total or not _checksum_matches(block):
-                return  # not a sound tar header: tarfile reports the damage itself
-            kind = block[156:157]
-            if kind in _EXTENDED_TYPES and size > MAX_EXTENDED_HEADER_BYTES:
+        while True:
+            at = stream.tell()
+            try:
+                header = tarfile.TarInfo.frombuf(
+                    stream.read(_BLOCK), tarfile.ENCODING, "surrogateescape"
+                )
+            except tarfile.HeaderError:
+                return  # tarfile stops here too: the end, or damage it reports itself
+            if header.type == tarfile.GNUTYPE_SPARSE:
+                # Its map continues in blocks of its own, which the walk cannot tell from headers.
                 raise ImageBuildError(
                     FailureCause.CORRUPT_ARCHIVE,
-                    f"{tar_path.name} has an extended header of {size} bytes "
+                    f"member {shown(header.name)} is a sparse file; only regular files are allowed",
+                )
+            if header.type not in _EXTENDED_TYPES:
+                in_a_row = 0
+                if not 0 <= header.size <= total:
+                    return  # tarfile goes no further: _scan refuses the member, or it is cut short
+                if header.isreg() or header.type not in tarfile.SUPPORTED_TYPES:
+                    stream.seek(-(-header.size // _BLOCK) * _BLOCK, 1)  # the data tarfile skips
+                continue
+            in_a_row += 1
+            if in_a_row > MAX_EXTENDED_HEADERS_IN_A_ROW:
+                raise ImageBuildError(
+                    FailureCause.CORRUPT_ARCHIVE,
+                    f"{tar_path.name} has more than {MAX_EXTENDED_HEADERS_IN_A_ROW} extended "
+                    f"headers in a row (at byte {at})",
+                )
+            if not 0 <= header.size <= MAX_EXTENDED_HEADER_BYTES:
+                raise ImageBuildError(
+                    FailureCause.CORRUPT_ARCHIVE,
+                    f"{tar_path.name} has an extended header of {header.size} bytes at byte {at} "
                     f"(at most {MAX_EXTENDED_HEADER_BYTES})",
                 )
-            padded = -(-size // _BLOCK) * _BLOCK
-            if kind in _PAX_TYPES:
-                if problem := _pax_problem(stream.read(size)):
-                    raise ImageBuildError(
-                        FailureCause.CORRUPT_ARCHIVE,
-                        f"{tar_path.name}'s pax header at byte {stream.tell() - size - _BLOCK} "
-                        f"{problem}",
-                    )
-                padded -= size
-            stream.seek(padded, 1)
+            data = stream.read(header.size)
+            if header.type in _PAX_TYPES and (problem := _pax_problem(data)):
+                raise ImageBuildError(
+                    FailureCause.CORRUPT_ARCHIVE,
+                    f"{tar_path.name}'s pax header at byte {at} {problem}",
+                )
+            stream.seek(-header.size % _BLOCK, 1)
 
 
 def _open_plain_tar(tar_path: Path) -> tarfile.TarFile:
@@ -177,7 +193,7 @@ def _open_plain_tar(tar_path: Path) -> tarfile.TarFile:
                 FailureCause.CORRUPT_ARCHIVE,
                 f"{tar_path.name} is {kind}-compressed; upload a plain (uncompressed) tar",
             )
-    _check_extended_headers(tar_path)
+    _check_headers(tar_path)
     try:
         return tarfile.open(tar_path, mode="r:")
     except (tarfile.TarError, OSError) as exc:
@@ -191,8 +207,6 @@ def _member_kind(member: tarfile.TarInfo) -> str:
         return f"a symbolic link (to {shown(member.linkname)})"
     if member.islnk():
         return f"a hard link (to {shown(member.linkname)})"
-    if member.issparse():
-        return "a sparse file"
     if member.ischr() or member.isblk():
         return "a device"
     if member.isfifo():
@@ -207,7 +221,7 @@ def _root_name(member: tarfile.TarInfo) -> str:
             FailureCause.INPUT_SIZE_ILLEGAL if problem.too_long else FailureCause.CORRUPT_ARCHIVE
         )
         raise ImageBuildError(cause, problem.text)
-    if not (member.isreg() or member.isdir()) or member.issparse():
+    if not (member.isreg() or member.isdir()):
         raise ImageBuildError(
             FailureCause.CORRUPT_ARCHIVE,
             f"member {shown(member.name)} is {_member_kind(member)}; "

@@ -18,6 +18,7 @@ from afs.devstack.samples import SHELL_TOP, write_sample_dcp, write_sample_modul
 from afs.errors import FailureCause, ImageBuildError
 from afs.inputs.archive import (
     MAX_EXTENDED_HEADER_BYTES,
+    MAX_EXTENDED_HEADERS_IN_A_ROW,
     MAX_MANIFEST_DEPTH,
     MAX_MANIFEST_NUMBER_DIGITS,
     ArchiveLimits,
@@ -786,14 +787,88 @@ def test_a_negative_member_size_is_refused_before_tarfile_seeks_by_it(
     _fails(tar_path, tmp_path, FailureCause.CORRUPT_ARCHIVE, "'notes.txt'", f"size {size}")
 
 
-def test_a_negative_size_in_a_pax_header_is_refused(tmp_path: Path, dcp_bytes: bytes) -> None:
+@pytest.mark.parametrize("size", ["-2048", "2048", "1" * 30])
+def test_a_pax_header_overriding_a_size_is_refused(
+    tmp_path: Path, dcp_bytes: bytes, size: str
+) -> None:
+    # Only members over 8 GiB need one; tarfile seeks by it, and it makes a second size to check.
     tar_path = tmp_path / "dcp.tar"
     with tarfile.open(tar_path, "w", format=tarfile.PAX_FORMAT) as tar:
         info, data = _member("notes.txt", b"x")
-        info.pax_headers = {"size": "-2048"}
+        info.pax_headers = {"size": size}
         for entry, content in [*_standard(dcp_bytes, _manifest(dcp_bytes)), (info, data)]:
             tar.addfile(entry, content)
-    _fails(tar_path, tmp_path, FailureCause.CORRUPT_ARCHIVE, "'notes.txt'", "size -2048")
+    _fails(tar_path, tmp_path, FailureCause.CORRUPT_ARCHIVE, "pax header at byte", "size")
+
+
+def _header(kind: bytes, size_field: bytes, name: str = "././@LongLink") -> bytes:
+    """One tar header block of `kind` whose size field holds `size_field` as it is."""
+    block = bytearray(tarfile.TarInfo(name).tobuf(format=tarfile.USTAR_FORMAT))
+    block[156:157] = kind
+    block[124:136] = size_field
+    block[148:156] = b" " * 8
+    block[148:156] = b"%06o\0 " % sum(block)
+    return bytes(block)
+
+
+def _base256(number: int) -> bytes:
+    return (b"\xff" if number < 0 else b"\x80") + (number % 256**11).to_bytes(11, "big")
+
+
+def _behind(tmp_path: Path, dcp_bytes: bytes, *blocks: bytes) -> Path:
+    """The standard tarball behind `blocks` as they are."""
+    tar_path = tmp_path / "dcp.tar"
+    with tar_path.open("wb") as out:
+        out.write(b"".join(blocks))
+        with tarfile.open(fileobj=out, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+            for info, data in _standard(dcp_bytes, _manifest(dcp_bytes)):
+                tar.addfile(info, data)
+    return tar_path
+
+
+@pytest.mark.parametrize("kind", [b"x", b"g", b"X", b"L", b"K"])
+@pytest.mark.parametrize("size", [2**80, 2**40, -1024], ids=["2**80", "2**40", "negative"])
+def test_an_extended_header_of_an_impossible_size_is_refused_before_tarfile_reads_it(
+    tmp_path: Path, dcp_bytes: bytes, kind: bytes, size: int
+) -> None:
+    # tarfile reads such a header in one piece: OverflowError, MemoryError, or a ValueError.
+    tar_path = _behind(tmp_path, dcp_bytes, _header(kind, _base256(size)))
+    _fails(tar_path, tmp_path, FailureCause.CORRUPT_ARCHIVE, f"extended header of {size} bytes")
+
+
+@pytest.mark.parametrize("kind", [b"x", b"L"])
+def test_extended_headers_in_a_long_row_are_refused_before_tarfile_recurses(
+    tmp_path: Path, dcp_bytes: bytes, kind: bytes
+) -> None:
+    data = _record(b"comment", b"") if kind == b"x" else b"long-name\0"
+    one = _header(kind, b"%011o\0" % len(data)) + data.ljust(512, b"\0")
+    tar_path = _behind(tmp_path, dcp_bytes, one * 2000)
+    _fails(
+        tar_path,
+        tmp_path,
+        FailureCause.CORRUPT_ARCHIVE,
+        f"more than {MAX_EXTENDED_HEADERS_IN_A_ROW} extended headers in a row",
+    )
+
+
+@pytest.mark.parametrize(
+    ("hiding", "size_field"),
+    [
+        # tarfile skips no data of a directory, whatever size it declares: what follows is read
+        # as the next header.
+        (tarfile.DIRTYPE, b"%011o\0" % 512),
+        # tarfile reads a number up to its NUL, and ignores what follows.
+        (tarfile.REGTYPE, b"0000001000\0x"),
+    ],
+    ids=["directory-with-a-size", "nul-terminated-size"],
+)
+def test_the_headers_are_walked_as_tarfile_walks_them(
+    tmp_path: Path, dcp_bytes: bytes, hiding: bytes, size_field: bytes
+) -> None:
+    data = b"x" * 512 if hiding == tarfile.REGTYPE else b""
+    cover = _header(hiding, size_field, name="cover/") + data
+    tar_path = _behind(tmp_path, dcp_bytes, cover, _header(b"x", _base256(2**80)))
+    _fails(tar_path, tmp_path, FailureCause.CORRUPT_ARCHIVE, f"extended header of {2**80} bytes")
 
 
 def test_an_old_gnu_sparse_member_is_not_a_regular_file(tmp_path: Path, dcp_bytes: bytes) -> None:
