@@ -363,12 +363,17 @@ class Catalog:
     ) -> list[ImageRecord]:
         """Images in error whose message starts with one of `codes` and that have builds left,
         oldest first: what scheduled reprocessing takes (filtered here, so failures that will
-        never be retried cannot crowd out those that will)."""
+        never be retried cannot crowd out those that will).
+
+        Builds so far are the runs that started (`attempts`) or, if more, the times the image was
+        dispatched (`requeues` + 1): an image whose runs never start is bounded too.
+        """
         query = (
             select(fpga_images)
             .where(
                 _status == ImageStatus.ERROR.value,
                 fpga_images.c.attempts < max_attempts,
+                fpga_images.c.requeues + 1 < max_attempts,
                 or_(*(fpga_images.c.message.startswith(f"{code}: ") for code in codes)),
             )
             .order_by(fpga_images.c.updated_at, fpga_images.c.id)

@@ -125,3 +125,12 @@ def test_each_requeue_gets_a_run_key_of_its_own(catalog: Catalog) -> None:
         keys.append(idempotency_key(catalog.get(image.id)))
         catalog.mark_error(image.id, "WORKER_CRASHED: lost again before it ran")
     assert len(set(keys)) == 3, keys
+
+
+def test_an_image_whose_runs_never_start_is_bounded_too(catalog: Catalog) -> None:
+    image = failed(catalog, "WORKER_CRASHED: lost before it ran", attempts=0)
+    for _ in range(5):
+        requeue_transient_failures(catalog, max_attempts=3)
+        catalog.mark_error(image.id, "WORKER_CRASHED: lost before it ran again")
+
+    assert catalog.get(image.id).requeues == 2, "three dispatches in all"
