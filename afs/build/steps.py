@@ -254,13 +254,21 @@ def discard_image(settings: Settings, image: ImageFile) -> None:
 
 
 def deliver_logs(settings: Settings, job: BuildJob, tarball: Path) -> str:
-    """Upload the log tarball to the tenant's bucket; returns `bucket:key`."""
+    """Upload the log tarball to the tenant's bucket; returns `bucket:key`.
+
+    A store that did not answer is STORAGE_UNAVAILABLE (reprocessing builds the image again); a
+    bucket that refused (gone, access denied) is LOG_UPLOAD_FAILED, the tenant's to fix.
+    """
     bucket, key = job.request.dcp_bucket, job.request.log_tarball_key(job.image_id)
     try:
         client = tenant_client(settings, tenant_for(settings, job))
         storage.upload_file(client, tarball, bucket, key)
     except ImageBuildError as exc:
         raise ImageBuildError(FailureCause.LOG_UPLOAD_FAILED, exc.text) from exc
+    except storage.StorageUnavailable as exc:
+        raise ImageBuildError(
+            FailureCause.STORAGE_UNAVAILABLE, f"the log tarball was not uploaded: {exc}"
+        ) from exc
     except storage.StorageError as exc:
         raise ImageBuildError(FailureCause.LOG_UPLOAD_FAILED, str(exc)) from exc
     return f"{bucket}:{key}"
