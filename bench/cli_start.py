@@ -8,6 +8,7 @@ Targets: under 0.4 s and 50 MB peak RSS each.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -53,11 +54,15 @@ def run_once(command: list[str], environment: dict[str, str]) -> tuple[float, fl
     return float(seconds), float(peak_mb)
 
 
-def measure(label: str, command: list[str], environment: dict[str, str], runs: int) -> None:
+def measure(
+    label: str, command: list[str], environment: dict[str, str], runs: int
+) -> tuple[float, float]:
+    """Median wall milliseconds and the highest peak RSS (MB) of `runs` runs, printed."""
     samples = [run_once(command, environment) for _ in range(runs)]
-    seconds = statistics.median(sample[0] for sample in samples)
+    milliseconds = statistics.median(sample[0] for sample in samples) * 1000
     peak = max(sample[1] for sample in samples)
-    print(f"{label:<28} median {seconds * 1000:6.0f} ms   peak RSS {peak:5.1f} MB")
+    print(f"{label:<28} median {milliseconds:6.0f} ms   peak RSS {peak:5.1f} MB")
+    return milliseconds, peak
 
 
 def main() -> None:
@@ -78,10 +83,25 @@ def main() -> None:
         dcp = write_sample_dcp(Path(scratch) / "ul_pr_top_routed.dcp")
         pack = [*AFS, "pack", str(dcp), "--shell-id", "0x01010029", "--tool-version", "2017.2"]
         print(f"{runs} runs each; the baseline is the interpreter alone, in the same run")
-        measure("python -c pass (baseline)", [sys.executable, "-c", "pass"], environment, runs)
-        measure("afs --help", [*AFS, "--help"], environment, runs)
-        measure("afs pack", [*pack, "-o", str(Path(scratch) / "dcp.tar")], environment, runs)
-        measure("afs image list", [*AFS, "image", "list"], environment, runs)
+        baseline = "python -c pass"
+        floor_ms, floor_mb = measure(
+            f"{baseline} (baseline)", [sys.executable, "-c", "pass"], environment, runs
+        )
+        commands = {
+            "afs --help": [*AFS, "--help"],
+            "afs pack": [*pack, "-o", str(Path(scratch) / "dcp.tar")],
+            "afs image list": [*AFS, "image", "list"],
+        }
+        figures = []
+        for label, command in commands.items():
+            milliseconds, peak = measure(label, command, environment, runs)
+            figures += [
+                {"figure": f"{label}, median wall time", "value": milliseconds, "unit": "ms",
+                 "baseline": baseline, "baseline_value": floor_ms, "note": "target < 400 ms"},
+                {"figure": f"{label}, peak RSS", "value": peak, "unit": "MB",
+                 "baseline": baseline, "baseline_value": floor_mb, "note": "target < 50 MB"},
+            ]  # fmt: skip
+    print(json.dumps({"figures": figures}))
 
 
 if __name__ == "__main__":

@@ -103,6 +103,12 @@ def main() -> int:
         f"peak RSS ratio large/baseline: {large['peak_rss_mb'] / baseline['peak_rss_mb']:.3f}; "
         f"growth {growth:+.1f} MB for {large['size_mb'] - baseline['size_mb']:.0f} MB more input"
     )
+    figure = {
+        "figure": f"peak RSS fetching {large['size_mb']:.0f} MB", "unit": "MB",
+        "value": large["peak_rss_mb"], "baseline": f"the same, {baseline['size_mb']:.0f} MB",
+        "baseline_value": baseline["peak_rss_mb"], "note": f"growth {growth:+.1f} MB",
+    }  # fmt: skip
+    print(json.dumps({"figures": [figure]}))
     return 0
 
 

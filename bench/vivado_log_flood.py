@@ -85,6 +85,13 @@ def main() -> int:
         f"growth {growth:+.1f} MB for {flood['log_mb'] - baseline['log_mb']:.0f} MB more log "
         f"(limit {LIMIT_MB} MB): {'PASS' if growth <= LIMIT_MB else 'FAIL'}"
     )
+    figure = {
+        "figure": f"worker peak RSS, {flood['log_mb']:.0f} MB Vivado log", "unit": "MB",
+        "value": flood["peak_rss_mb"], "baseline": f"the same, {baseline['log_mb']:.0f} MB log",
+        "baseline_value": baseline["peak_rss_mb"],
+        "note": f"growth {growth:+.1f} MB, limit {LIMIT_MB} MB",
+    }  # fmt: skip
+    print(json.dumps({"figures": [figure]}))
     return 0 if growth <= LIMIT_MB else 1
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from prefect import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
-from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.client.schemas.objects import StateType
 
 from afs.catalog import default_catalog
 from afs.client.library import log_tarball_location
@@ -36,13 +36,18 @@ def assert_one_after_another(windows: Iterable[tuple[datetime, datetime]], what:
         assert start >= end, f"{what}: one began at {start}, before another ended at {end}"
 
 
-def create_run_of(project_id: str, image_id: str) -> FlowRun:
-    """The image's one flow run, as the Prefect server has it (the dispatcher's tags find it)."""
+def build_window(project_id: str, image_id: str) -> tuple[datetime, datetime]:
+    """When the image's one flow run started and ended; it must have completed."""
     tags = FlowRunFilterTags(all_=run_tags(project_id, image_id))
     with get_client(sync_client=True) as client:
         runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(tags=tags))
     assert len(runs) == 1, f"image {image_id} has {len(runs)} flow runs"
-    return runs[0]
+    run = runs[0]
+    assert run.state_type is StateType.COMPLETED, run.state
+    start, end = run.start_time, run.end_time
+    assert start is not None
+    assert end is not None
+    return start, end
 
 
 def check_project(tenant: Tenant, load: ProjectLoad) -> None:
@@ -62,9 +67,7 @@ def check_project(tenant: Tenant, load: ProjectLoad) -> None:
     assert_one_after_another(windows, f"project {tenant.project_id} images in creation")
 
     # One completed run per image, and the runs of one project never overlapped.
-    runs = [create_run_of(tenant.project_id, image_id) for image_id in image_ids]
-    assert {run.state_type for run in runs} == {StateType.COMPLETED}
-    windows = [(run.start_time, run.end_time) for run in runs]
+    windows = [build_window(tenant.project_id, image_id) for image_id in image_ids]
     assert_one_after_another(windows, f"project {tenant.project_id} build runs")
 
     for item in load.images:
