@@ -47,11 +47,14 @@ DCP_KEY = "dcp/design.tar"
 HOST_ENVIRONMENT = {
     "PREFECT_RUNNER_POLL_FREQUENCY": "1",  # runs start within a second, as on the embedded stack
     # Storage gives up within seconds: 4 s of silence ends an attempt, and no retry starts that
-    # could end past 13 s, so a stalled attempt is retried once and a second stall fails the step.
+    # could end past 13 s, so a call that stalls is tried twice; a step (fetch, upload) whose
+    # call failed so is tried once more, half a second later (tests/conftest.py).
     "AFS_STORAGE_CONNECT_TIMEOUT_SECONDS": "2",
     "AFS_STORAGE_READ_TIMEOUT_SECONDS": "4",
     "AFS_STORAGE_DEADLINE_SECONDS": "13",
+    "AFS_STORAGE_STEP_RETRIES": "1",
 }
+STALLS_THAT_FAIL_A_STEP = 2 * 2  # two tries of the step, each a call tried twice
 
 
 def wait_for(condition: Callable[[], T], failure: str, timeout: float, interval: float = 0.2) -> T:

@@ -28,12 +28,6 @@ def refused_start() -> Callable[[ImageRecord], StartedRun]:
     return unfit
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="reprocessing bounds builds by `attempts`, which only a run that reached Running "
-    "counts (Catalog.record_attempt); an image whose run never started keeps attempts 0, so "
-    "Catalog.retryable_failures returns it every round: requeued every 15 minutes for ever",
-)
 def test_an_image_prefect_refuses_is_retried_once_not_for_ever(
     host: BuildHost, tenant: Tenant, tmp_path: Path
 ) -> None:

@@ -68,7 +68,8 @@ def test_images_scheduling_while_prefect_restarts_are_each_built_once(
     with contextlib.ExitStack() as stack:
         stack.enter_context(prefect_server(prefect_home, port=port))
         stack.enter_context(temporary_settings(updates={PREFECT_API_URL: api_url}))
-        stack.enter_context(afs_process(["dispatcher", "--interval", "0.5"], logs / "d.log", env))
+        dispatcher = ["dispatcher", "--interval", "0.5"]
+        stack.enter_context(afs_process(dispatcher, logs / "fault-dispatcher.log", env))
         host.start()
         stack.callback(host.close)
         wait_for_deployment(CREATE_DEPLOYMENT_PATH)
