@@ -68,7 +68,18 @@ def ensure_automations() -> None:
     automation = zombie_automation(timedelta(seconds=get_settings().zombie_after_seconds))
     with get_client(sync_client=True) as client:
         existing = client.read_automations_by_name(ZOMBIE_AUTOMATION)
-        if existing:
-            client.update_automation(existing[0].id, automation)
-        else:
+        if not existing:
             automation.create()
+        elif not same_rule(existing[0], automation):
+            # An update resets the trigger's open expectations (a run whose host died before it
+            # would never be crashed), so only a changed rule is written.
+            client.update_automation(existing[0].id, automation)
+
+
+def same_rule(stored: Automation, wanted: Automation) -> bool:
+    def rule(automation: Automation) -> dict[str, object]:
+        dumped = automation.model_dump(mode="json", include={"description", "trigger", "actions"})
+        dumped["trigger"].pop("id", None)  # a new trigger id each time it is built
+        return dumped
+
+    return rule(stored) == rule(wanted)

@@ -42,3 +42,31 @@ def test_an_image_runs_heartbeat_is_watched(trigger: EventTrigger, flow_name: st
 @pytest.mark.parametrize("flow_name", ["reconcile-fpga-images", "someone-elses-etl"])
 def test_other_runs_on_the_server_are_left_alone(trigger: EventTrigger, flow_name: str) -> None:
     assert not trigger.covers(heartbeat_of(flow_name))
+
+
+def test_setting_up_again_leaves_an_unchanged_automation_and_its_open_expectations_alone(
+    prefect_api: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from prefect import get_client
+
+    from afs.settings import get_settings
+    from deployments.automations import ZOMBIE_AUTOMATION, ensure_automations, same_rule
+
+    def stored() -> object:
+        with get_client(sync_client=True) as client:
+            [automation] = client.read_automations_by_name(ZOMBIE_AUTOMATION)
+        return automation
+
+    ensure_automations()
+    wanted = zombie_automation(timedelta(seconds=get_settings().zombie_after_seconds))
+    assert same_rule(stored(), wanted), "as stored, the rule reads as unchanged: no update"
+
+    monkeypatch.setenv("AFS_ZOMBIE_AFTER_SECONDS", "600")
+    get_settings.cache_clear()
+    try:
+        ensure_automations()
+        assert stored().trigger.within == timedelta(seconds=600)
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+        ensure_automations()
