@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-fast test-shuffled lint bench clean
+.PHONY: demo test test-load test-fast test-shuffled lint bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required"'
@@ -22,8 +22,12 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/afs demo
 
+# Everything but the 200-image load test, which alone takes longer than the rest (make test-load).
 test: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not load"
+
+test-load: $(STAMP)
+	$(BIN)/pytest -m load
 
 # The inner loop: no server, no Prefect run, no slow suite, on both cores (under a minute).
 test-fast: $(STAMP)
@@ -31,7 +35,7 @@ test-fast: $(STAMP)
 
 # The whole suite in a random order (pytest-randomly; the seed is printed to replay an order).
 test-shuffled: $(STAMP)
-	$(BIN)/pytest -p randomly
+	$(BIN)/pytest -m "not load" -p randomly
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

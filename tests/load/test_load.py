@@ -79,6 +79,7 @@ def check_project(tenant: Tenant, load: ProjectLoad) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.load
 @pytest.mark.timeout(3600)  # 200 builds of about 7 CPU seconds each: 15 to 20 minutes on 2 cores
 def test_200_images_for_50_projects_all_end_active_one_build_per_project_at_a_time(
     factory_api: str, s3_endpoint: str, tmp_path: Path
