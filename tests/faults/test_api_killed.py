@@ -27,10 +27,11 @@ from tests.faults.conftest import (
     flow_runs_of,
     kill_group,
 )
+from tests.faults.proxy import FaultMode, FaultProxy
 
 pytestmark = pytest.mark.slow
 
-BURST = 4  # projects, each sending one create with a token of its own
+BURST = 5  # projects, each sending one create with a token of its own
 
 
 @contextmanager
@@ -56,13 +57,18 @@ class Project:
         return self.client.create(self.tenant.request(DCP_KEY), client_token=self.token).id
 
 
+def recorded_images(projects: list[Project]) -> dict[str, str]:
+    """token -> the image the catalog holds for each project that has one."""
+    listed = {p.token: default_catalog().list_images(p.tenant.project_id)[1] for p in projects}
+    return {token: images[0].id for token, images in listed.items() if images}
+
+
 def test_creates_retried_with_their_tokens_after_the_api_is_killed_make_one_image_each(
     host: BuildHost, factory: None, s3_endpoint: str, session_dir: Path, tmp_path: Path
 ) -> None:
     settle_undispatched_images()  # the dispatcher beside this API would build them
     port, log = free_port(), session_dir / "logs" / "fault-api.log"
     tarball = sample_tarball(tmp_path)
-    projects = [Project(s3_endpoint, f"http://127.0.0.1:{port}", tarball) for _ in range(BURST)]
     answered_before_kill: dict[str, str] = {}  # token -> image id
     answered = threading.Event()
 
@@ -71,28 +77,35 @@ def test_creates_retried_with_their_tokens_after_the_api_is_killed_make_one_imag
             answered_before_kill[project.token] = project.create()
             answered.set()
         except ApiUnreachable:
-            pass  # killed under it, or before it arrived: the client retries with its token
+            pass  # cut off, killed under it, or never arrived: the client retries with its token
 
-    with api(port, log) as server, ThreadPoolExecutor(BURST) as burst:
-        for project in projects:
-            burst.submit(create, project)
-        assert answered.wait(60), "no create was answered"
-        kill_group(server)  # mid-burst: the API and its dispatcher, no handler runs
-    # What the dead API had recorded without answering: the case the tokens are for.
-    unanswered = [p for p in projects if p.token not in answered_before_kill]
-    recorded = [p for p in unanswered if default_catalog().list_images(p.tenant.project_id)[0]]
+    # The tenants reach the API through a proxy, which cuts the first answer on its way back:
+    # a create recorded but never answered, the case tokens are for.
+    with FaultProxy(f"http://127.0.0.1:{port}") as front:
+        cut, *burst = [Project(s3_endpoint, front.url, tarball) for _ in range(BURST)]
+        projects = [cut, *burst]
+        front.fail_next(FaultMode.TRUNCATE, 1)
+        with api(port, log) as server, ThreadPoolExecutor(len(burst)) as pool:
+            create(cut)
+            for project in burst:
+                pool.submit(create, project)
+            assert answered.wait(60), "no create was answered"
+            kill_group(server)  # mid-burst: the API and its dispatcher, no handler runs
+        unanswered = [p for p in projects if p.token not in answered_before_kill]
+        recorded_unanswered = recorded_images(unanswered)
+        assert cut.token in recorded_unanswered, "the create whose answer was cut is recorded"
 
-    with api(port, log):
-        retried = {project.token: project.create() for project in projects}
-        assert {token: retried[token] for token in answered_before_kill} == answered_before_kill
-        for project in projects:
-            _, images = default_catalog().list_images(project.tenant.project_id)
-            assert [image.id for image in images] == [retried[project.token]], "one per token"
-        # None stays initialing: the restarted API's dispatcher starts each, and each is built.
-        for project in projects:
-            record = finished(retried[project.token], timeout=300)
-            assert record.status is ImageStatus.ACTIVE, record.message
-            assert len(flow_runs_of(record.id)) == 1
-            delivered_logs(project.tenant, record)
-    print(f"of {BURST} creates, {len(answered_before_kill)} answered before the kill,")
-    print(f"{len(recorded)} recorded unanswered, {len(unanswered) - len(recorded)} never recorded")
+        with api(port, log):
+            retried = {project.token: project.create() for project in projects}
+            assert answered_before_kill.items() <= retried.items()
+            assert recorded_unanswered.items() <= retried.items()
+            assert recorded_images(projects) == retried, "one image per token, no other"
+            # None stays initialing: the restarted API's dispatcher starts each; each is built.
+            for project in projects:
+                record = finished(retried[project.token], timeout=300)
+                assert record.status is ImageStatus.ACTIVE, record.message
+                assert len(flow_runs_of(record.id)) == 1
+                delivered_logs(project.tenant, record)
+    print(f"of {BURST} creates, {len(answered_before_kill)} answered before the kill, ", end="")
+    print(f"{len(recorded_unanswered)} recorded unanswered, ", end="")
+    print(f"{len(unanswered) - len(recorded_unanswered)} never recorded")
