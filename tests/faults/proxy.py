@@ -1,4 +1,5 @@
-"""A fault proxy: an HTTP/1.1 proxy on loopback in front of an S3 endpoint, with switchable faults.
+"""A fault proxy: an HTTP/1.1 proxy on loopback in front of an S3 endpoint (or any HTTP server,
+such as the factory's API), with switchable faults.
 
     with FaultProxy(s3_endpoint) as proxy:
         client = s3_client(StorageCredentials(endpoint=proxy.url, ...))
