@@ -99,7 +99,7 @@ for order in itertools.permutations(stored["trigger"]["expect"]):
     "updates the automation, which drops its open expectations: a host killed and restarted at "
     "once leaves its run Running and its image creating for ever",
 )
-def test_a_worker_starting_finds_the_zombie_rule_unchanged_whatever_order_it_is_listed_in() -> None:
+def test_a_worker_starting_finds_the_zombie_rule_unchanged_in_any_order_it_is_listed() -> None:
     checked = subprocess.run(
         [sys.executable, "-c", ZOMBIE_RULE_CHECK],
         cwd=Path(__file__).parents[2],
