@@ -79,7 +79,11 @@ def ensure_automations() -> None:
 def same_rule(stored: Automation, wanted: Automation) -> bool:
     def rule(automation: Automation) -> dict[str, object]:
         dumped = automation.model_dump(mode="json", include={"description", "trigger", "actions"})
-        dumped["trigger"].pop("id", None)  # a new trigger id each time it is built
+        trigger = dumped["trigger"]
+        trigger.pop("id", None)  # a new trigger id each time it is built
+        # Sets of events, dumped as lists in whatever order this process's hash seed gives.
+        for field in ("after", "expect", "for_each"):
+            trigger[field] = sorted(trigger.get(field) or [])
         return dumped
 
     return rule(stored) == rule(wanted)

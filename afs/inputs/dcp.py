@@ -221,7 +221,9 @@ def read_dcp(path: Path) -> DcpInfo:
             with archive.open(entry) as stream:
                 data = stream.read(entry.file_size)
     except zipfile.BadZipFile as exc:
-        raise DcpError(f"{path.name} is not a ZIP archive ({exc})") from exc
+        # zipfile's text may quote raw header bytes of any length: cut, as any reason we show.
+        reason = str(exc) if len(str(exc)) <= 200 else f"{str(exc)[:200]}..."
+        raise DcpError(f"{path.name} is not a ZIP archive ({reason})") from exc
     except UnicodeDecodeError as exc:  # a name flagged as UTF-8 that is not
         raise DcpError(f"{path.name}: a member name is not UTF-8 ({exc.reason})") from exc
     # A damaged deflate stream, an encrypted member or a truncated file each raise their own kind.

@@ -91,14 +91,6 @@ for order in itertools.permutations(stored["trigger"]["expect"]):
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="deployments/automations.py same_rule compares model_dump(mode='json') of the "
-    "trigger, whose `expect` is a set: its list order follows insertion order where hashes "
-    "collide, so about one worker start in ten (by hash seed) finds the rule changed and "
-    "updates the automation, which drops its open expectations: a host killed and restarted at "
-    "once leaves its run Running and its image creating for ever",
-)
 def test_a_worker_starting_finds_the_zombie_rule_unchanged_in_any_order_it_is_listed() -> None:
     checked = subprocess.run(
         [sys.executable, "-c", ZOMBIE_RULE_CHECK],
