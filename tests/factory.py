@@ -208,8 +208,23 @@ def build_owner(image_id: str) -> int:
     return next(parent_of(pid) for pid in build if parent_of(pid) not in build)
 
 
+def _vivado_log_written(image_id: str) -> bool:
+    """Whether Vivado (not only its supervisor) runs for `image_id` and has opened its `-log`."""
+    for pid in build_processes(image_id):
+        try:
+            arguments = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue  # ended while we looked
+        if b"-log" in arguments:
+            log = arguments[arguments.index(b"-log") + 1].decode()
+            if Path(log).is_file():
+                return True
+    return False
+
+
 def wait_for_vivado(image_id: str, timeout: float = 120) -> None:
-    """Until Vivado runs for `image_id` and Prefect holds the run's log of the steps before it."""
+    """Until Vivado runs for `image_id`, its log begun, and Prefect holds the run's log of the
+    steps before it."""
     from afs.catalog import default_catalog
     from afs.orchestration.runlog import read_run_log
 
@@ -217,7 +232,7 @@ def wait_for_vivado(image_id: str, timeout: float = 120) -> None:
     while True:
         run_id = default_catalog().get(image_id).flow_run_id
         logs = "\n".join(read_run_log(run_id)) if run_id else ""
-        if build_processes(image_id) and "fetched" in logs and "DCP " in logs:
+        if _vivado_log_written(image_id) and "fetched" in logs and "DCP " in logs:
             return
         assert time.monotonic() < deadline, "vivado never started"
         time.sleep(0.5)
