@@ -21,6 +21,7 @@ import pytest
 
 from afs.build.vivado.runner import run_vivado
 from afs.errors import ImageBuildError
+from tests.factory import processes_mentioning
 
 GRACE_SECONDS = 1.0
 GONE_WITHIN_SECONDS = 10.0
@@ -49,18 +50,6 @@ run_vivado(sys.argv[1], work / "x.tcl", work, timeout_seconds=600, term_grace_se
 """
 
 
-def _processes_mentioning(text: str) -> list[int]:
-    """Pids of live processes whose command line contains `text` (zombies have none)."""
-    found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            if text.encode() in cmdline.read_bytes():
-                found.append(int(cmdline.parent.name))
-        except OSError:
-            continue  # it ended while we looked
-    return found
-
-
 def _wait_until(condition: Callable[[], bool], seconds: float) -> None:
     deadline = time.monotonic() + seconds
     while not condition() and time.monotonic() < deadline:
@@ -72,7 +61,7 @@ def marker(tmp_path: Path) -> Iterator[Path]:
     """The build's directory; whatever process still mentions it after the test is killed."""
     (tmp_path / "helper.py").write_text(_HELPER)
     yield tmp_path
-    for pid in _processes_mentioning(str(tmp_path)):
+    for pid in processes_mentioning(str(tmp_path)):
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
@@ -112,8 +101,8 @@ def test_killing_the_caller_ends_every_process_of_the_build(
     else:
         os.kill(caller.pid, signal.SIGKILL)
     caller.wait()
-    _wait_until(lambda: not _processes_mentioning(str(marker)), GONE_WITHIN_SECONDS)
-    assert _processes_mentioning(str(marker)) == []
+    _wait_until(lambda: not processes_mentioning(str(marker)), GONE_WITHIN_SECONDS)
+    assert processes_mentioning(str(marker)) == []
 
 
 @pytest.mark.parametrize("role", ["child", "stubborn"])
@@ -131,7 +120,7 @@ def test_a_helper_holding_the_output_does_not_hold_the_build(marker: Path, role:
     assert time.monotonic() - started < GRACE_SECONDS + 5
     assert run.exit_code == 0
     assert run.summary.exited_normally
-    assert _processes_mentioning(str(marker)) == []
+    assert processes_mentioning(str(marker)) == []
 
 
 @pytest.mark.parametrize("role", ["child", "daemon"])
@@ -143,7 +132,7 @@ def test_a_normal_exit_leaves_no_helper_behind(marker: Path, role: str) -> None:
         binary, marker / "x.tcl", marker, timeout_seconds=20, term_grace_seconds=GRACE_SECONDS
     )
     assert (marker / f"{role}.ready").exists()
-    assert _processes_mentioning(str(marker)) == []
+    assert processes_mentioning(str(marker)) == []
 
 
 def test_a_signal_that_killed_vivado_is_reported_despite_a_helper(marker: Path) -> None:
@@ -154,4 +143,4 @@ def test_a_signal_that_killed_vivado_is_reported_despite_a_helper(marker: Path) 
         run_vivado(
             binary, marker / "x.tcl", marker, timeout_seconds=20, term_grace_seconds=GRACE_SECONDS
         )
-    assert _processes_mentioning(str(marker)) == []
+    assert processes_mentioning(str(marker)) == []
