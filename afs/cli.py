@@ -26,25 +26,60 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    import os
+    import asyncio
 
-    from prefect import serve
+    from prefect.settings import PREFECT_API_URL
 
     from afs.orchestration.doctor import configuration_checks
+    from afs.orchestration.worker import host_plans, serve_host
     from afs.settings import get_settings
-    from deployments import factory_deployments
-    from deployments.automations import HEARTBEAT_SECONDS, ensure_automations
+    from deployments.automations import HEARTBEAT_SECONDS
 
-    failing = [check for check in configuration_checks(get_settings()) if not check.ok]
+    settings = get_settings()
+    failing = [check for check in configuration_checks(settings) if not check.ok]
     for check in failing:
         print(f"afs worker: {check.name}: {check.detail}", file=sys.stderr)
     if failing:
         print("afs worker: not taking builds until the configuration is fixed", file=sys.stderr)
         return 2
+    plans = host_plans(settings, args.limit, maintenance=args.maintenance)
+    if not plans[0].queues:
+        print(
+            f"afs worker: this host has Vivado for none of the factory's tool versions "
+            f"({', '.join(settings.tool_versions)}); set AFS_VIVADO_BINARIES",
+            file=sys.stderr,
+        )
+        return 2
     # Build runs are children of this process: they inherit the heartbeats the automation needs.
     os.environ["PREFECT_FLOWS_HEARTBEAT_FREQUENCY"] = str(HEARTBEAT_SECONDS)
-    ensure_automations()
-    serve(*factory_deployments(), limit=args.limit, print_starting_message=False)
+
+    def say(text: str) -> None:
+        print(f"afs worker: {text}", flush=True)
+
+    for plan in plans:
+        queues = ", ".join(plan.queues) if plan.queues else "all queues"
+        say(f"{plan.name}: pool {plan.pool} ({queues}), at most {plan.limit} run(s) at once")
+    say(f"Prefect API {PREFECT_API_URL.value()}; SIGTERM or Ctrl-C drains (runs in flight finish)")
+    grace = settings.vivado_term_grace_seconds + 30
+    asyncio.run(serve_host(plans, settings.drain_timeout_seconds, grace, say))
+    return 0
+
+
+def _deploy(args: argparse.Namespace) -> int:
+    from prefect.settings import PREFECT_API_URL
+
+    from afs.settings import get_settings
+    from deployments import deploy_factory
+
+    settings = get_settings()
+    names = deploy_factory(settings)
+    print(f"deployed to {PREFECT_API_URL.value()}:")
+    for name in names:
+        print(f"  {name}")
+    print(
+        f"work pools {settings.build_pool} (queues per tool version) and "
+        f"{settings.maintenance_pool}; {settings.vivado_licences} Vivado licence(s)"
+    )
     return 0
 
 
@@ -141,8 +176,23 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(run=_demo)
 
-    worker = commands.add_parser("worker", help="serve the factory's deployments")
-    worker.add_argument("--limit", type=int, default=None, help="concurrent builds (licences)")
+    deploy = commands.add_parser(
+        "deploy", help="create or update the work pools, deployments and limits on Prefect"
+    )
+    deploy.set_defaults(run=_deploy)
+
+    worker = commands.add_parser(
+        "worker", help="run this build host's Prefect workers (builds and maintenance)"
+    )
+    worker.add_argument(
+        "--limit", type=int, default=1, help="builds at once on this host (default 1)"
+    )
+    worker.add_argument(
+        "--no-maintenance",
+        dest="maintenance",
+        action="store_false",
+        help="take no reconcile, reprocess or delete runs on this host",
+    )
     worker.set_defaults(run=_worker)
 
     dispatcher = commands.add_parser("dispatcher", help="turn initialing images into flow runs")

@@ -64,7 +64,13 @@ class Settings(BaseSettings):
     api_clock_skew_seconds: int = Field(15 * 60, description="accepted X-Sdk-Date skew")
 
     allowed_shell_ids: list[str] = ["0x01010029", "0x01210101"]
-    # Tool version (manifest `tool_version`) -> the vivado binary that builds it.
+    tool_versions: list[str] = Field(
+        ["2017.2", "2017.4.op"],
+        min_length=1,
+        description="the manifest tool versions the factory builds, one build queue each; "
+        "the first is the queue of runs started from the UI",
+    )
+    # Tool version -> the vivado binary that builds it: what this build host has.
     vivado_binaries: dict[str, str] = Field(
         default_factory=lambda: {"2017.2": emulator_binary(), "2017.4.op": emulator_binary()}
     )
@@ -78,9 +84,23 @@ class Settings(BaseSettings):
         description="after SIGTERM (cancel, timeout), how long Vivado has before SIGKILL",
     )
     zombie_after_seconds: int = Field(
-        90,
+        300,
         ge=45,
-        description="a run whose heartbeats (every 30 s) stopped this long is crashed as a zombie",
+        description="a run whose heartbeats (every 30 s) stopped this long is crashed as a zombie; "
+        "ten missed heartbeats, so a host busy for hours on Vivado is not mistaken for a dead one",
+    )
+    build_pool: str = Field("fpga-builders", description="the process work pool of builds")
+    maintenance_pool: str = Field(
+        "afs-maintenance", description="the work pool of reconcile, reprocess and delete runs"
+    )
+    vivado_licences: int = Field(
+        4, ge=1, description="floating Vivado licences: builds running Vivado at once, farm-wide"
+    )
+    drain_timeout_seconds: float = Field(
+        4 * 3600,
+        ge=0,
+        description="after SIGTERM, how long `afs worker` lets its builds finish before stopping "
+        "them (their images end WORKER_CRASHED, which reprocessing retries)",
     )
     max_build_attempts: int = Field(3, description="builds per image, reprocessing included")
     storage_step_retries: int = Field(

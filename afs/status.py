@@ -34,8 +34,15 @@ ALLOWED_TRANSITIONS: dict[ImageStatus, frozenset[ImageStatus]] = {
     ImageStatus.SCHEDULING: frozenset(
         {ImageStatus.SCHEDULING, ImageStatus.CREATING, ImageStatus.ERROR}
     ),
+    # creating -> initialing: a run on a host without the image's tool version hands it back.
     ImageStatus.CREATING: frozenset(
-        {ImageStatus.SCHEDULING, ImageStatus.CREATING, ImageStatus.ACTIVE, ImageStatus.ERROR}
+        {
+            ImageStatus.INITIALING,
+            ImageStatus.SCHEDULING,
+            ImageStatus.CREATING,
+            ImageStatus.ACTIVE,
+            ImageStatus.ERROR,
+        }
     ),
     ImageStatus.ACTIVE: frozenset({ImageStatus.DELETING}),
     ImageStatus.ERROR: frozenset({ImageStatus.DELETING, ImageStatus.INITIALING}),

@@ -216,6 +216,17 @@ def head_object(client: Any, bucket: str, key: str) -> int:
         return int(client.head_object(Bucket=bucket, Key=key)["ContentLength"])
 
 
+def read_range(client: Any, bucket: str, key: str, offset: int, length: int) -> bytes:
+    """`length` bytes of the object from `offset` (fewer only at its end)."""
+    with _mapped(bucket, key):
+        response = client.get_object(
+            Bucket=bucket, Key=key, Range=f"bytes={offset}-{offset + length - 1}"
+        )
+        with contextlib.closing(response["Body"]) as body:
+            data: bytes = body.read()
+    return data
+
+
 def delete_object(client: Any, bucket: str, key: str) -> None:
     """Remove the object; removing one that is already gone succeeds (S3 semantics)."""
     with _mapped(bucket, key):

@@ -1,11 +1,32 @@
-"""The factory's deployments, defined in code: one place lists them and how they are scheduled."""
+"""The factory's Prefect set-up as data, applied by one command (`afs deploy`): work pools and
+their queues, the licence limit, the deployments and the automations.
+
+Builds go to the process pool `fpga-builders`, one queue per tool version, so only a host with
+that Vivado takes a run; reconcile, reprocess and delete go to `afs-maintenance` and never wait
+behind a four-hour build. Applying it again is safe: it only brings the server up to date.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import subprocess
 from datetime import timedelta
+from importlib.metadata import version as package_version
+from pathlib import Path
 
+from prefect.client.orchestration import SyncPrefectClient
+from prefect.client.schemas.actions import (
+    GlobalConcurrencyLimitCreate,
+    GlobalConcurrencyLimitUpdate,
+    WorkPoolCreate,
+)
+from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
 from prefect.deployments.runner import EntrypointType, RunnerDeployment
+from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
+from prefect.workers.process import ProcessWorker
 
+from afs.orchestration.farm import LICENCE_LIMIT, build_queues, default_build_queue
+from afs.settings import Settings
 from flows.create_fpga_image import create_fpga_image
 from flows.delete_fpga_image import delete_fpga_image
 from flows.reconcile import reconcile_fpga_images
@@ -15,31 +36,134 @@ CREATE_DEPLOYMENT = "create-fpga-image"
 CREATE_DEPLOYMENT_PATH = f"{create_fpga_image.name}/{CREATE_DEPLOYMENT}"
 DELETE_DEPLOYMENT = "delete-fpga-image"
 DELETE_DEPLOYMENT_PATH = f"{delete_fpga_image.name}/{DELETE_DEPLOYMENT}"
+RECONCILE_DEPLOYMENT = "reconcile-fpga-images"
+REPROCESS_DEPLOYMENT = "reprocess-fpga-images"
 RECONCILE_EVERY = timedelta(minutes=1)
 REPROCESS_EVERY = timedelta(minutes=15)
+MAINTENANCE_TAG = "maintenance"
+
+# A maintenance run that finds the last one still going is cancelled, not queued behind it.
+_ONE_AT_A_TIME = ConcurrencyLimitConfig(
+    limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW
+)
 
 
-def factory_deployments() -> list[RunnerDeployment]:
-    """The deployments a build host serves."""
+def factory_version() -> str:
+    """The package version, and the git commit when this is a checkout (`0.1.0+g1a2b3c4`)."""
+    release = package_version("afs")
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return release
+    return f"{release}+g{commit}" if commit else release
+
+
+def factory_deployments(settings: Settings) -> list[RunnerDeployment]:
+    """The four deployments, each on its pool (see the module docstring)."""
+    version = factory_version()
+    maintenance = {
+        "work_pool_name": settings.maintenance_pool,
+        "version": version,
+        "entrypoint_type": EntrypointType.MODULE_PATH,
+    }
     return [
         create_fpga_image.to_deployment(
             CREATE_DEPLOYMENT,
-            description="Build one FPGA image. Leave image_id empty to register a new image.",
+            description="Build one FPGA image. Leave image_id empty to register a new image. "
+            "The API's dispatcher puts each run on the queue of its tool version; a run from "
+            "this form starts on the first version's queue and moves if it must.",
+            work_pool_name=settings.build_pool,
+            work_queue_name=default_build_queue(settings),
+            version=version,
             entrypoint_type=EntrypointType.MODULE_PATH,
         ),
         delete_fpga_image.to_deployment(
             DELETE_DEPLOYMENT,
             description="Remove an image marked deleting (started by the dispatcher).",
-            entrypoint_type=EntrypointType.MODULE_PATH,
+            **maintenance,
         ),
         reconcile_fpga_images.to_deployment(
-            "reconcile-fpga-images",
+            RECONCILE_DEPLOYMENT,
+            description="Bring the catalog in line with the flow runs: ended runs whose image "
+            "was not finished (a dead worker, a lost hook) end that image and free its quota.",
             interval=RECONCILE_EVERY,
-            entrypoint_type=EntrypointType.MODULE_PATH,
+            concurrency_limit=_ONE_AT_A_TIME,
+            tags=[MAINTENANCE_TAG],
+            **maintenance,
         ),
         reprocess_fpga_images.to_deployment(
-            "reprocess-fpga-images",
+            REPROCESS_DEPLOYMENT,
+            description="Requeue images that failed for a transient cause (storage, a lost "
+            "worker, the factory's own fault) while they have builds left.",
             interval=REPROCESS_EVERY,
-            entrypoint_type=EntrypointType.MODULE_PATH,
+            concurrency_limit=_ONE_AT_A_TIME,
+            tags=[MAINTENANCE_TAG],
+            **maintenance,
         ),
     ]
+
+
+def _ensure_pool(client: SyncPrefectClient, name: str, description: str, queues: list[str]) -> None:
+    try:
+        client.read_work_pool(name)
+    except ObjectNotFound:
+        client.create_work_pool(
+            WorkPoolCreate(
+                name=name,
+                type=ProcessWorker.type,
+                description=description,
+                base_job_template=ProcessWorker.get_default_base_job_template(),
+            )
+        )
+    for queue in queues:
+        with contextlib.suppress(ObjectAlreadyExists):
+            client.create_work_queue(name=queue, work_pool_name=name)
+
+
+def _ensure_licence_limit(client: SyncPrefectClient, licences: int) -> None:
+    try:
+        current = client.read_global_concurrency_limit_by_name(LICENCE_LIMIT)
+    except ObjectNotFound:
+        client.create_global_concurrency_limit(
+            GlobalConcurrencyLimitCreate(name=LICENCE_LIMIT, limit=licences)
+        )
+        return
+    if current.limit != licences or not current.active:
+        client.update_global_concurrency_limit(
+            LICENCE_LIMIT, GlobalConcurrencyLimitUpdate(limit=licences, active=True)
+        )
+
+
+def deploy_factory(settings: Settings) -> list[str]:
+    """Create or update everything on the current Prefect server; the deployments' names."""
+    from prefect import get_client
+
+    from deployments.automations import ensure_automations
+
+    with get_client(sync_client=True) as client:
+        _ensure_pool(
+            client,
+            settings.build_pool,
+            "FPGA image builds: one queue per Vivado tool version, one worker per build host",
+            build_queues(settings.tool_versions),
+        )
+        _ensure_pool(
+            client,
+            settings.maintenance_pool,
+            "The factory's reconcile, reprocess and delete runs",
+            ["default"],
+        )
+        _ensure_licence_limit(client, settings.vivado_licences)
+    names = []
+    for deployment in factory_deployments(settings):
+        deployment.apply()
+        names.append(deployment.full_name)
+    ensure_automations(settings)
+    return names

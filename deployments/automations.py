@@ -1,8 +1,12 @@
 """Automations the factory needs on its Prefect server, created by the factory's own set-up.
 
 A worker that dies (OOM killer, lost host) runs no hook and leaves its run `Running` for ever.
-Flow runs send heartbeats; this automation marks a run that stopped sending them `Crashed`, and
-the reconcile flow then turns its image to `error` (WORKER_CRASHED), freeing the project's quota.
+Flow runs send heartbeats; the zombie automation marks a run that stopped sending them `Crashed`,
+and the reconcile flow then turns its image to `error` (WORKER_CRASHED), freeing the quota.
+
+While no maintenance worker is up, every scheduled reconcile and reprocess run goes Late; the
+missed-runs automation cancels each as it does, so a returning worker finds no backlog to work
+through, only the next run on time.
 """
 
 from __future__ import annotations
@@ -15,11 +19,15 @@ from prefect.events.actions import ChangeFlowRunState
 from prefect.events.schemas.automations import EventTrigger, Posture
 from prefect.events.schemas.events import ResourceSpecification
 
+from afs.settings import Settings
 from flows.create_fpga_image import create_fpga_image
 from flows.delete_fpga_image import delete_fpga_image
+from flows.reconcile import reconcile_fpga_images
+from flows.reprocess import reprocess_fpga_images
 
 HEARTBEAT_SECONDS = 30  # PREFECT_FLOWS_HEARTBEAT_FREQUENCY of every build run (Prefect's minimum)
 ZOMBIE_AUTOMATION = "afs: crash flow runs whose heartbeats stopped"
+MISSED_RUNS_AUTOMATION = "afs: cancel maintenance runs that missed their time"
 
 
 def zombie_automation(after: timedelta) -> Automation:
@@ -58,22 +66,55 @@ def zombie_automation(after: timedelta) -> Automation:
     )
 
 
-def ensure_automations() -> None:
+def missed_runs_automation() -> Automation:
+    """Cancel a reconcile or reprocess run as soon as it is Late (no maintenance worker took it
+    on time): the next scheduled run does the same work."""
+    return Automation(
+        name=MISSED_RUNS_AUTOMATION,
+        description="No backlog of maintenance runs piles up while no worker is up.",
+        trigger=EventTrigger(
+            expect={"prefect.flow-run.Late"},
+            match=ResourceSpecification({"prefect.resource.id": ["prefect.flow-run.*"]}),
+            match_related=ResourceSpecification(
+                {
+                    "prefect.resource.role": "flow",
+                    "prefect.resource.name": [
+                        reconcile_fpga_images.name,
+                        reprocess_fpga_images.name,
+                    ],
+                }
+            ),
+            posture=Posture.Reactive,
+            threshold=1,
+        ),
+        actions=[
+            ChangeFlowRunState(
+                state=StateType.CANCELLED,
+                message="missed its time while no maintenance worker was up; the next run "
+                "does its work",
+            )
+        ],
+    )
+
+
+def ensure_automations(settings: Settings) -> None:
     """Create the factory's automations on the current Prefect server, or bring them up to date
     (a new release, a changed threshold)."""
     from prefect import get_client
 
-    from afs.settings import get_settings
-
-    automation = zombie_automation(timedelta(seconds=get_settings().zombie_after_seconds))
+    wanted = [
+        zombie_automation(timedelta(seconds=settings.zombie_after_seconds)),
+        missed_runs_automation(),
+    ]
     with get_client(sync_client=True) as client:
-        existing = client.read_automations_by_name(ZOMBIE_AUTOMATION)
-        if not existing:
-            automation.create()
-        elif not same_rule(existing[0], automation):
-            # An update resets the trigger's open expectations (a run whose host died before it
-            # would never be crashed), so only a changed rule is written.
-            client.update_automation(existing[0].id, automation)
+        for automation in wanted:
+            existing = client.read_automations_by_name(automation.name)
+            if not existing:
+                automation.create()
+            elif not same_rule(existing[0], automation):
+                # An update resets the trigger's open expectations (a run whose host died before
+                # it would never be crashed), so only a changed rule is written.
+                client.update_automation(existing[0].id, automation)
 
 
 def same_rule(stored: Automation, wanted: Automation) -> bool:

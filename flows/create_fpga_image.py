@@ -11,14 +11,16 @@ from prefect import flow, get_client, get_run_logger
 from prefect.client.schemas.objects import FlowRun, State, StateType
 from prefect.exceptions import TerminationSignal
 from prefect.runtime import flow_run as current_run
+from prefect.states import Completed
 from pydantic import Field
 
 from afs.build.logbundle import BuildOutcome
-from afs.build.steps import BuildJob, ImageFile, image_metadata
+from afs.build.steps import BuildJob, ImageFile, MisroutedBuild, image_metadata
 from afs.build.workspace import Workspace
 from afs.catalog import default_catalog
 from afs.errors import FailureCause, ImageBuildError
 from afs.models import IMAGE_ID_PATTERN, PROJECT_ID_PATTERN, FpgaImageRequest
+from afs.orchestration.farm import build_queue
 from afs.orchestration.lifecycle import deliver_ended_run_logs, record_run_state
 from afs.settings import get_settings
 from tasks import contained
@@ -167,8 +169,7 @@ def _finish(job: BuildJob, workspace: Workspace) -> _Attempt:
     return _Attempt(image_file=image_file)
 
 
-@contained
-def _build(job: BuildJob) -> _Attempt:
+def _attempt_in_workspace(job: BuildJob) -> _Attempt:
     """One attempt in a workspace of its own, removed when the attempt is over."""
     attempt = f"{current_run.id}-{current_run.run_count}"
     workspace = Workspace.create(get_settings().builds_dir, job.image_id, attempt)
@@ -176,6 +177,18 @@ def _build(job: BuildJob) -> _Attempt:
         return _finish(job, workspace)
     finally:
         workspace.remove()
+
+
+_build = contained(_attempt_in_workspace, expected=(ImageBuildError, MisroutedBuild))
+
+
+def _hand_back(job: BuildJob, misrouted: MisroutedBuild) -> State[str]:
+    """Give the image back to the dispatcher, which starts its build on the right queue."""
+    queue = build_queue(misrouted.tool_version)
+    message = f"{misrouted}: image {job.image_id} goes back to the dispatcher for queue {queue}"
+    get_run_logger().warning("%s", message)
+    default_catalog().hand_back(job.image_id, str(current_run.id))
+    return Completed(message=message, data=job.image_id)
 
 
 @contained
@@ -199,12 +212,15 @@ def _end_in_error(job: BuildJob, failure: ImageBuildError, logs_delivered: bool)
 )
 def create_fpga_image(
     image: FpgaImageRequest, project_id: ProjectId, image_id: ImageId = None
-) -> str:
-    """Returns the image id; the image ends `active`, or `error` with `CODE: text` as message."""
+) -> str | State[str]:
+    """Returns the image id; the image ends `active`, or `error` with `CODE: text` as message
+    (or, on a host without its Vivado, goes back to the dispatcher)."""
     job = validate(image, project_id, image_id)
     try:
         _, failure, interruption = _build(job)
         logs_delivered = True
+    except MisroutedBuild as exc:
+        return _hand_back(job, exc)
     except ImageBuildError as exc:  # the factory failed outside the build's steps
         failure, interruption, logs_delivered = exc, None, False
     if failure is not None:

@@ -99,11 +99,13 @@ def factory(s3_endpoint: str, prefect_api: str) -> Iterator[None]:
     from afs.catalog import default_catalog
     from afs.devstack.embedded import install_sample_shells
     from afs.settings import get_settings
+    from deployments import deploy_factory
 
     os.environ["AFS_OBS_ENDPOINT"] = s3_endpoint
     get_settings.cache_clear()
     default_catalog.cache_clear()
     install_sample_shells(get_settings())
+    deploy_factory(get_settings())
     return
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from afs.catalog import default_catalog
-from afs.devstack.embedded import wait_for_deployment, worker
+from afs.devstack.embedded import worker
 from afs.models import ImageRecord
 from afs.orchestration.dispatch import deployment_starter, dispatch_pending
 from afs.settings import get_settings
@@ -34,7 +34,6 @@ from tests.factory import (
 def serving_worker(factory: None, session_dir: Path) -> Iterator[None]:
     discard_waiting_runs()
     with worker(session_dir / "logs"):
-        wait_for_deployment(CREATE_DEPLOYMENT_PATH)
         yield
 
 

@@ -20,7 +20,7 @@ def test_the_transition_table_is_the_documented_one() -> None:
     documented = {
         S.INITIALING: {S.INITIALING, S.SCHEDULING, S.CREATING, S.ERROR},
         S.SCHEDULING: {S.SCHEDULING, S.CREATING, S.ERROR},
-        S.CREATING: {S.SCHEDULING, S.CREATING, S.ACTIVE, S.ERROR},
+        S.CREATING: {S.INITIALING, S.SCHEDULING, S.CREATING, S.ACTIVE, S.ERROR},
         S.ACTIVE: {S.DELETING},
         S.ERROR: {S.DELETING, S.INITIALING},
         S.DELETING: {S.DELETING, S.ERROR},
@@ -62,6 +62,7 @@ def test_forbidden_transitions(source: ImageStatus, target: ImageStatus) -> None
         (S.CREATING, S.SCHEDULING),  # a retry waits for its next attempt
         (S.CREATING, S.ACTIVE),
         (S.CREATING, S.ERROR),
+        (S.CREATING, S.INITIALING),  # handed back: the run's host lacks the tool version
         (S.ACTIVE, S.DELETING),
         (S.ERROR, S.DELETING),
         (S.ERROR, S.INITIALING),  # reprocessing a transient failure

@@ -124,18 +124,37 @@ def fetch_input(settings: Settings, job: BuildJob, workspace: Workspace) -> stor
         raise storage_failure(exc) from exc
 
 
+def archive_limits(settings: Settings) -> ArchiveLimits:
+    return ArchiveLimits(
+        max_members=settings.max_tar_members,
+        max_member_bytes=settings.max_tarball_bytes,
+        max_manifest_bytes=settings.max_manifest_bytes,
+    )
+
+
 def check_input(settings: Settings, workspace: Workspace) -> CheckedInput:
     return check_tarball(
         workspace.input_tarball,
         workspace.input_dir,
-        limits=ArchiveLimits(
-            max_members=settings.max_tar_members,
-            max_member_bytes=settings.max_tarball_bytes,
-            max_manifest_bytes=settings.max_manifest_bytes,
-        ),
+        limits=archive_limits(settings),
         allowed_shell_ids=settings.allowed_shell_ids,
-        allowed_tool_versions=settings.vivado_binaries.keys(),
+        allowed_tool_versions=settings.tool_versions,
     )
+
+
+class MisroutedBuild(AfsError):
+    """This host has no Vivado for the image's tool version (a run from the UI, which lands on
+    the first version's queue, or a manifest replaced after dispatch). Never the tenant's fault:
+    the image goes back to the dispatcher, which routes it to that version's queue."""
+
+    def __init__(self, tool_version: str) -> None:
+        super().__init__(f"this build host has no Vivado {tool_version}")
+        self.tool_version = tool_version
+
+
+def require_host_tool(settings: Settings, checked: CheckedInput) -> None:
+    if checked.manifest.tool_version not in settings.vivado_binaries:
+        raise MisroutedBuild(checked.manifest.tool_version)
 
 
 def require_routed_design(checked: CheckedInput, shell_dcp: Path) -> None:

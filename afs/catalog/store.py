@@ -462,6 +462,19 @@ class Catalog:
         own_run = None if flow_run_id is None else fpga_images.c.flow_run_id == flow_run_id
         return self._update(image_id, IN_CREATION, values, where=own_run)
 
+    def hand_back(self, image_id: str, flow_run_id: str) -> ImageRecord | None:
+        """The run `flow_run_id` cannot build the image on its host: back to the dispatcher,
+        its attempt uncounted (it built nothing); None if the image is no longer that run's."""
+        values = {
+            "status": ImageStatus.INITIALING.value,
+            "message": None,
+            "flow_run_id": None,
+            "attempts": fpga_images.c.attempts - 1,
+            "requeues": fpga_images.c.requeues + 1,
+        }
+        own_run = fpga_images.c.flow_run_id == flow_run_id
+        return self._update(image_id, {ImageStatus.CREATING}, values, where=own_run)
+
     def begin_delete(self, project_id: str, image_id: str) -> ImageRecord:
         """Active or error, unprotected -> deleting, with no delete run yet (the outbox)."""
         statement = (

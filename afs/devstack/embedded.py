@@ -1,8 +1,9 @@
 """The embedded default: every server the factory needs, on one machine, started by one command.
 
 A local S3-compatible store (moto's server) when no AFS_OBS_ENDPOINT is set, a Prefect server on
-SQLite, a worker process serving the factory's deployments, and the HTTP API (`afs serve`, which
-runs the dispatcher beside it). The Vivado binaries default to the
+SQLite with the factory deployed on it (work pools, deployments, the licence limit, automations),
+one `afs worker` taking builds and maintenance runs, and the HTTP API (`afs serve`, which runs
+the dispatcher beside it). The Vivado binaries default to the
 emulator, and the shells' static checkpoints to emulator samples: this stack builds no real image.
 """
 
@@ -31,8 +32,10 @@ from afs.devstack.samples import write_sample_shell_dcp
 from afs.orchestration.doctor import pin_shell
 from afs.settings import Settings, get_settings
 
-# Embedded runs are short: poll for new runs every second instead of Prefect's 10 s default.
-_WORKER_ENVIRONMENT = {"PREFECT_RUNNER_POLL_FREQUENCY": "1"}
+# Embedded runs are short: poll for new runs every second instead of Prefect's 10 s default,
+# and a stopped stack stops its builds after 10 s rather than waiting hours for them.
+_WORKER_ENVIRONMENT = {"PREFECT_WORKER_QUERY_SECONDS": "1", "AFS_DRAIN_TIMEOUT_SECONDS": "10"}
+_WORKER_STOP_SECONDS = 60  # the drain timeout, Vivado's SIGTERM grace, the logs' upload
 # And the dispatcher beside the API turns new images into runs twice a second.
 _DISPATCH_INTERVAL_SECONDS = "0.5"
 
@@ -57,17 +60,39 @@ def install_sample_shells(settings: Settings) -> list[Path]:
     return installed
 
 
+def worker_environment() -> dict[str, str]:
+    return {**os.environ, **_WORKER_ENVIRONMENT}
+
+
 @contextlib.contextmanager
-def worker(logs_dir: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """`afs worker` in its own process: serves the deployments until stopped."""
+def worker(logs_dir: Path, *args: str) -> Iterator[subprocess.Popen[bytes]]:
+    """`afs worker` in its own process, polling once it is yielded; drained when stopped."""
     log = logs_dir / "worker.log"
-    env = {**os.environ, **_WORKER_ENVIRONMENT}
-    command = [sys.executable, "-m", "afs.cli", "worker"]
-    process = start(command, None, log, env, timeout=60)
+    command = [sys.executable, "-m", "afs.cli", "worker", *args]
+    process = start(command, None, log, worker_environment(), timeout=60)
     try:
+        wait_for_worker(process)
         yield process
     finally:
-        stop(process, grace=20)
+        stop(process, grace=_WORKER_STOP_SECONDS)
+
+
+def wait_for_worker(process: subprocess.Popen[bytes], timeout: float = 120) -> None:
+    """Block until the build worker of the `afs worker` `process` has joined its work pool."""
+    from prefect import get_client
+
+    pool = get_settings().build_pool
+    suffix = f"-builds-{process.pid}"
+    deadline = time.monotonic() + timeout
+    with get_client(sync_client=True) as client:
+        while not any(
+            each.name.endswith(suffix) for each in client.read_workers_for_work_pool(pool)
+        ):
+            if process.poll() is not None:
+                raise RuntimeError(f"afs worker {process.pid} exited ({process.returncode})")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"afs worker {process.pid} did not join pool {pool} in time")
+            time.sleep(0.5)
 
 
 @contextlib.contextmanager
@@ -83,29 +108,12 @@ def api_server(logs_dir: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
         stop(process, grace=20)
 
 
-def wait_for_deployment(name: str, timeout: float = 120) -> None:
-    """Block until the worker has registered deployment `name` with the Prefect server."""
-    from prefect import get_client
-    from prefect.exceptions import ObjectNotFound
-
-    deadline = time.monotonic() + timeout
-    with get_client(sync_client=True) as client:
-        while True:
-            try:
-                client.read_deployment_by_name(name)
-                return
-            except ObjectNotFound:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"deployment {name} was not registered in time") from None
-                time.sleep(0.5)
-
-
 @contextlib.contextmanager
 def embedded_stack(home: Path) -> Iterator[EmbeddedStack]:
     """Start the stack under `home`, point this process's settings at it, stop it on exit."""
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    from deployments import CREATE_DEPLOYMENT_PATH
+    from deployments import deploy_factory
 
     logs_dir = home / "logs"
     os.environ["AFS_HOME"] = str(home)
@@ -118,10 +126,10 @@ def embedded_stack(home: Path) -> Iterator[EmbeddedStack]:
         stack.enter_context(temporary_settings(updates={PREFECT_API_URL: api_url}))
         get_settings.cache_clear()
         install_sample_shells(get_settings())
-        # The API starts while the worker registers the deployments: both take seconds.
+        # The API starts while the factory is deployed and the worker joins: each takes seconds.
         factory_api_url, factory_api = stack.enter_context(api_server(logs_dir))
+        deploy_factory(get_settings())
         stack.enter_context(worker(logs_dir))
-        wait_for_deployment(CREATE_DEPLOYMENT_PATH)
         wait_until_healthy(
             f"{factory_api_url}/health", factory_api, timeout=90, log=logs_dir / "api.log"
         )

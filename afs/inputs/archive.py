@@ -214,7 +214,7 @@ def _member_kind(member: tarfile.TarInfo) -> str:
     return f"of unsupported type {member.type!r}"
 
 
-def _root_name(member: tarfile.TarInfo) -> str:
+def root_name(member: tarfile.TarInfo) -> str:
     """The member's path without `./` prefixes; refuses all but plain relative files and dirs."""
     if problem := name_problem(member.name):
         cause = (
@@ -248,7 +248,7 @@ def _scan(
                     FailureCause.INPUT_SIZE_ILLEGAL,
                     f"{tar_name} has more than {limits.max_members} members",
                 )
-            name = _root_name(member)
+            name = root_name(member)
             # tarfile seeks by a negative size (GNU base-256 or pax) to before the file's start.
             if member.size < 0:
                 raise ImageBuildError(
@@ -458,7 +458,7 @@ def check_tarball(
             )
 
         work_dir.mkdir(parents=True, exist_ok=True)
-        dcp_name = _root_name(dcp_member)
+        dcp_name = root_name(dcp_member)
         dcp_path = work_dir / dcp_name
         try:
             dcp_sha256 = _extract(_member_data(tar, dcp_member), dcp_path)

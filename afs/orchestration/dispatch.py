@@ -109,8 +109,10 @@ def _starter(
     parameters: Callable[[ImageRecord], dict[str, Any]],
     run_name: Callable[[ImageRecord], str],
     key: Callable[[ImageRecord], str],
+    queue: Callable[[ImageRecord], str | None] = lambda record: None,
 ) -> Callable[[ImageRecord], StartedRun]:
-    """A run of `deployment_name` for an image, created without waiting for it."""
+    """A run of `deployment_name` for an image, created without waiting for it, on the work
+    queue `queue` names (None: the deployment's own)."""
     from prefect.deployments import run_deployment
     from prefect.exceptions import PrefectHTTPStatusError
 
@@ -125,6 +127,7 @@ def _starter(
                     flow_run_name=run_name(record),
                     tags=run_tags(record.project_id, record.id),
                     idempotency_key=key(record),
+                    work_queue_name=queue(record),
                     timeout=0,
                     as_subflow=False,
                 ),
@@ -141,10 +144,17 @@ def _starter(
     return start
 
 
-def deployment_starter(deployment_name: str) -> Callable[[ImageRecord], StartedRun]:
-    """start_run for dispatch_pending: a run of the create deployment."""
+def deployment_starter(
+    deployment_name: str, queue: Callable[[ImageRecord], str | None] = lambda record: None
+) -> Callable[[ImageRecord], StartedRun]:
+    """start_run for dispatch_pending: a run of the create deployment on the build queue `queue`
+    chooses (afs.orchestration.routing.queue_for)."""
     return _starter(
-        deployment_name, run_parameters, lambda record: f"image-{record.id}", idempotency_key
+        deployment_name,
+        run_parameters,
+        lambda record: f"image-{record.id}",
+        idempotency_key,
+        queue,
     )
 
 
@@ -214,14 +224,17 @@ def start_dispatcher(
     live, so it talks to the same Prefect server as its caller.
     """
     from afs.catalog import default_catalog
+    from afs.orchestration.routing import queue_for
+    from afs.settings import get_settings
 
+    settings = get_settings()
     stop = threading.Event()
     thread = threading.Thread(
         target=contextvars.copy_context().run,
         args=(
             run_dispatcher,
             default_catalog(),
-            deployment_starter(create_deployment),
+            deployment_starter(create_deployment, lambda record: queue_for(settings, record)),
             delete_starter(delete_deployment),
             stop,
             interval,

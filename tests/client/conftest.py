@@ -13,10 +13,9 @@ from afs.catalog import default_catalog
 from afs.catalog.credentials import CredentialStore
 from afs.client import FactoryClient
 from afs.client.config import ClientConfig
-from afs.devstack.embedded import wait_for_deployment, worker
+from afs.devstack.embedded import worker
 from afs.devstack.localstack import start, stop
 from afs.settings import get_settings
-from deployments import CREATE_DEPLOYMENT_PATH, DELETE_DEPLOYMENT_PATH
 from tests.factory import Tenant, discard_waiting_runs, settle_undispatched_images
 
 
@@ -35,8 +34,6 @@ def factory_api(api_url: str, session_dir: Path) -> Iterator[str]:
     dispatcher = start(command, None, logs / "dispatcher.log", dict(os.environ), timeout=90)
     try:
         with worker(logs):
-            wait_for_deployment(CREATE_DEPLOYMENT_PATH)
-            wait_for_deployment(DELETE_DEPLOYMENT_PATH)
             yield api_url
     finally:
         stop(dispatcher)

@@ -25,7 +25,7 @@ from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
 from prefect.client.schemas.objects import FlowRun
 
 from afs.catalog import Catalog, default_catalog
-from afs.devstack.embedded import wait_for_deployment
+from afs.devstack.embedded import wait_for_worker
 from afs.devstack.localstack import start, stop
 from afs.models import ImageRecord
 from afs.orchestration.dispatch import deployment_starter, dispatch_pending
@@ -45,7 +45,8 @@ DCP_KEY = "dcp/design.tar"
 
 # What every build host of this suite runs with.
 HOST_ENVIRONMENT = {
-    "PREFECT_RUNNER_POLL_FREQUENCY": "1",  # runs start within a second, as on the embedded stack
+    "PREFECT_WORKER_QUERY_SECONDS": "1",  # runs start within a second, as on the embedded stack
+    "AFS_DRAIN_TIMEOUT_SECONDS": "10",
     # Storage gives up within seconds: 4 s of silence ends an attempt, and no retry starts that
     # could end past 13 s, so a call that stalls is tried twice; a step (fetch, upload) whose
     # call failed so is tried once more, half a second later (tests/conftest.py).
@@ -130,6 +131,7 @@ class BuildHost:
 
     def start(self) -> None:
         self.process = self._stack.enter_context(afs_process(self.args, self.log, self.env))
+        wait_for_worker(self.process)
 
     def kill(self) -> None:
         """The worker, the runs it started and all in its process group, at once."""
@@ -154,7 +156,6 @@ def build_host(factory: None, session_dir: Path, tmp_path_factory) -> Iterator[B
     host = BuildHost(home, session_dir / "logs" / "fault-worker.log", env)
     host.start()
     try:
-        wait_for_deployment(CREATE_DEPLOYMENT_PATH)
         yield host
     finally:
         host.close()

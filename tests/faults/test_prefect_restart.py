@@ -18,10 +18,10 @@ import pytest
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from afs.catalog import Catalog
-from afs.devstack.embedded import wait_for_deployment
 from afs.devstack.localstack import free_port, prefect_environment, prefect_server
+from afs.settings import get_settings
 from afs.status import ImageStatus
-from deployments import CREATE_DEPLOYMENT_PATH
+from deployments import deploy_factory
 from tests.factory import Tenant, processes_mentioning, sample_tarball
 from tests.faults.conftest import (
     DCP_KEY,
@@ -68,11 +68,11 @@ def test_images_scheduling_while_prefect_restarts_are_each_built_once(
     with contextlib.ExitStack() as stack:
         stack.enter_context(prefect_server(prefect_home, port=port))
         stack.enter_context(temporary_settings(updates={PREFECT_API_URL: api_url}))
+        deploy_factory(get_settings())
         dispatcher = ["dispatcher", "--interval", "0.5"]
         stack.enter_context(afs_process(dispatcher, logs / "fault-dispatcher.log", env))
         host.start()
         stack.callback(host.close)
-        wait_for_deployment(CREATE_DEPLOYMENT_PATH)
         images = [catalog.register(t.project_id, t.request(DCP_KEY)) for t in tenants[:3]]
 
         def one_building_two_scheduling() -> bool:

@@ -15,7 +15,7 @@ from prefect import get_client
 from prefect.client.schemas.objects import StateType
 
 from afs.catalog import default_catalog
-from afs.devstack.embedded import wait_for_deployment, worker
+from afs.devstack.embedded import worker
 from afs.orchestration.dispatch import deployment_starter, dispatch_pending
 from afs.orchestration.lifecycle import deliver_ended_run_logs
 from afs.orchestration.reconcile import reconcile_images
@@ -42,7 +42,6 @@ def test_a_lost_build_host_ends_worker_crashed_and_frees_the_quota(
     image = default_catalog().register(tenant.project_id, tenant.request("dcp/design.tar"))
     discard_waiting_runs()
     with worker(session_dir / "logs") as host:
-        wait_for_deployment(CREATE_DEPLOYMENT_PATH)
         dispatch_pending(default_catalog(), deployment_starter(CREATE_DEPLOYMENT_PATH))
         wait_for_vivado(image.id)
         os.killpg(host.pid, signal.SIGKILL)  # the worker and the run it started, all at once
