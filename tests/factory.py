@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
+import os
+import signal
 import subprocess
 import tarfile
 import time
@@ -190,6 +193,25 @@ def processes_mentioning(*texts: str) -> list[int]:
         if all(text.encode() in command for text in texts):
             found.append(int(cmdline.parent.name))
     return found
+
+
+def process_tree(pid: int) -> list[int]:
+    """`pid` and every process below it, in whatever session (flow runs start their own)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            parents[int(stat.parent.name)] = int(stat.read_text().rpartition(")")[2].split()[1])
+    tree = [pid]
+    for member in tree:
+        tree.extend(child for child, parent in parents.items() if parent == member)
+    return tree
+
+
+def kill_tree(pid: int) -> None:
+    """A lost host: the process `pid` and everything below it, SIGKILLed at once."""
+    for member in process_tree(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(member, signal.SIGKILL)
 
 
 def build_processes(image_id: str) -> list[int]:

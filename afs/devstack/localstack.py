@@ -103,11 +103,16 @@ def prefect_environment(prefect_home: Path, api_url: str) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def prefect_server(prefect_home: Path, port: int | None = None) -> Iterator[str]:
-    """A Prefect server on SQLite under `prefect_home`; yields its API URL."""
+def prefect_server(
+    prefect_home: Path, port: int | None = None, database_url: str | None = None
+) -> Iterator[str]:
+    """A Prefect server, on SQLite under `prefect_home` or on the database at `database_url`
+    (`postgresql+asyncpg://...`, the build farm's); yields its API URL."""
     port = port or free_port()
     api_url = f"http://127.0.0.1:{port}/api"
     env = {**os.environ, **prefect_environment(prefect_home, api_url)}
+    if database_url is not None:
+        env["PREFECT_API_DATABASE_CONNECTION_URL"] = database_url
     command = [
         sys.executable, "-m", "prefect", "server", "start",
         "--host", "127.0.0.1", "--port", str(port),

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import os
 import signal
@@ -67,21 +66,32 @@ def host_plans(settings: Settings, limit: int, maintenance: bool) -> list[Worker
     return plans
 
 
-class DrainableWorker(ProcessWorker):
-    """A process worker that can stop taking runs while the runs it started go on."""
+class DrainableWorker:
+    """A process worker that can stop taking runs while the runs it started go on.
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    It wraps Prefect's ProcessWorker rather than subclassing it: a subclass would take over the
+    `process` worker type in Prefect's registry.
+    """
+
+    def __init__(self, plan: WorkerPlan) -> None:
+        self.worker = ProcessWorker(
+            work_pool_name=plan.pool, work_queues=plan.queues, name=plan.name, limit=plan.limit
+        )
         self.taking_runs = True
+        take_runs = self.worker.get_and_submit_flow_runs
 
-    async def get_and_submit_flow_runs(self) -> list[Any]:
-        if not self.taking_runs:
-            return []
-        return await super().get_and_submit_flow_runs()
+        async def take_runs_unless_draining() -> list[Any]:
+            return await take_runs() if self.taking_runs else []
+
+        # The polling loop looks the method up when the worker starts.
+        setattr(self.worker, "get_and_submit_flow_runs", take_runs_unless_draining)  # noqa: B010
 
     @property
     def runs_in_flight(self) -> int:
-        return int(self.limiter.borrowed_tokens) if self.is_setup else 0
+        return int(self.worker.limiter.borrowed_tokens) if self.worker.is_setup else 0
+
+    async def start(self) -> None:
+        await self.worker.start(printer=log.debug)
 
 
 def _children() -> list[int]:
@@ -138,15 +148,10 @@ async def serve_host(
     loop = asyncio.get_running_loop()
     for number in _STOP_SIGNALS:
         loop.add_signal_handler(number, stop.set)
-    workers = [
-        DrainableWorker(
-            work_pool_name=plan.pool, work_queues=plan.queues, name=plan.name, limit=plan.limit
-        )
-        for plan in plans
-    ]
+    workers = [DrainableWorker(plan) for plan in plans]
     async with anyio.create_task_group() as group:
         for worker in workers:
-            group.start_soon(functools.partial(worker.start, printer=log.debug))
+            group.start_soon(worker.start)
         await stop.wait()
         await _drain(workers, drain_timeout, stop_grace, say)
         group.cancel_scope.cancel()

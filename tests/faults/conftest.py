@@ -35,6 +35,7 @@ from deployments import CREATE_DEPLOYMENT_PATH
 from tests.factory import (
     Tenant,
     discard_waiting_runs,
+    kill_tree,
     read_log_tarball,
     settle_undispatched_images,
 )
@@ -134,9 +135,9 @@ class BuildHost:
         wait_for_worker(self.process)
 
     def kill(self) -> None:
-        """The worker, the runs it started and all in its process group, at once."""
+        """The worker and the runs it started (each in a session of its own), at once."""
         assert self.process is not None
-        kill_group(self.process.pid)
+        kill_tree(self.process.pid)
         self.process.wait()
 
     def close(self) -> None:

@@ -1,4 +1,5 @@
-"""The zombie automation crashes only the factory's image runs, as Prefect's server evaluates it."""
+"""The factory's automations, as Prefect's server evaluates them: the zombie rule crashes only
+the factory's image runs; the missed-runs rule cancels only its late maintenance runs."""
 
 from __future__ import annotations
 
@@ -9,13 +10,13 @@ import pytest
 from prefect.server.events.schemas.automations import EventTrigger
 from prefect.server.events.schemas.events import ReceivedEvent
 
-from deployments.automations import zombie_automation
+from deployments.automations import missed_runs_automation, zombie_automation
 
 
-def heartbeat_of(flow_name: str) -> ReceivedEvent:
+def heartbeat_of(flow_name: str, event: str = "prefect.flow-run.heartbeat") -> ReceivedEvent:
     return ReceivedEvent(
         occurred=datetime.now(UTC),
-        event="prefect.flow-run.heartbeat",
+        event=event,
         resource={"prefect.resource.id": f"prefect.flow-run.{uuid.uuid4()}"},
         related=[
             {
@@ -44,6 +45,22 @@ def test_other_runs_on_the_server_are_left_alone(trigger: EventTrigger, flow_nam
     assert not trigger.covers(heartbeat_of(flow_name))
 
 
+@pytest.mark.parametrize(
+    ("flow_name", "cancelled"),
+    [
+        ("reconcile-fpga-images", True),
+        ("reprocess-fpga-images", True),
+        ("create-fpga-image", False),  # a late build waits for a host; it is never dropped
+        ("someone-elses-etl", False),
+    ],
+)
+def test_only_late_maintenance_runs_are_cancelled(flow_name: str, cancelled: bool) -> None:
+    definition = missed_runs_automation().trigger.model_dump()
+    trigger = EventTrigger.model_validate(definition)
+    assert trigger.covers(heartbeat_of(flow_name, "prefect.flow-run.Late")) is cancelled
+    assert not trigger.covers(heartbeat_of(flow_name, "prefect.flow-run.Running"))
+
+
 def test_setting_up_again_leaves_an_unchanged_automation_and_its_open_expectations_alone(
     prefect_api: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -57,16 +74,16 @@ def test_setting_up_again_leaves_an_unchanged_automation_and_its_open_expectatio
             [automation] = client.read_automations_by_name(ZOMBIE_AUTOMATION)
         return automation
 
-    ensure_automations()
+    ensure_automations(get_settings())
     wanted = zombie_automation(timedelta(seconds=get_settings().zombie_after_seconds))
     assert same_rule(stored(), wanted), "as stored, the rule reads as unchanged: no update"
 
     monkeypatch.setenv("AFS_ZOMBIE_AFTER_SECONDS", "600")
     get_settings.cache_clear()
     try:
-        ensure_automations()
+        ensure_automations(get_settings())
         assert stored().trigger.within == timedelta(seconds=600)
     finally:
         monkeypatch.undo()
         get_settings.cache_clear()
-        ensure_automations()
+        ensure_automations(get_settings())

@@ -4,8 +4,6 @@ reconcile turns the image to error and the project's quota is free again."""
 from __future__ import annotations
 
 import json
-import os
-import signal
 import time
 from pathlib import Path
 from uuid import UUID
@@ -27,6 +25,7 @@ from tests.factory import (
     Tenant,
     assert_build_processes_end,
     discard_waiting_runs,
+    kill_tree,
     read_log_tarball,
     sample_tarball,
     wait_for_vivado,
@@ -44,7 +43,7 @@ def test_a_lost_build_host_ends_worker_crashed_and_frees_the_quota(
     with worker(session_dir / "logs") as host:
         dispatch_pending(default_catalog(), deployment_starter(CREATE_DEPLOYMENT_PATH))
         wait_for_vivado(image.id)
-        os.killpg(host.pid, signal.SIGKILL)  # the worker and the run it started, all at once
+        kill_tree(host.pid)  # the worker and the run it started, all at once
     assert_build_processes_end(image.id)
 
     flow_run_id = UUID(default_catalog().get(image.id).flow_run_id)
