@@ -25,6 +25,13 @@ def _demo(args: argparse.Namespace) -> int:
     return 0 if record.status is ImageStatus.ACTIVE else 1
 
 
+def _up(args: argparse.Namespace) -> int:
+    from afs.devstack.up import run_up
+
+    run_up(args.home.resolve())
+    return 0
+
+
 def _worker(args: argparse.Namespace) -> int:
     import asyncio
 
@@ -175,6 +182,14 @@ def _parser() -> argparse.ArgumentParser:
         "--tarball", type=Path, default=None, help="build this DCP tarball instead of the sample"
     )
     demo.set_defaults(run=_demo)
+
+    up = commands.add_parser(
+        "up", help="run the embedded stack until Ctrl-C, keeping its state in --home"
+    )
+    up.add_argument(
+        "--home", type=Path, default=Path(".afs-up"), help="kept across restarts (default .afs-up)"
+    )
+    up.set_defaults(run=_up)
 
     deploy = commands.add_parser(
         "deploy", help="create or update the work pools, deployments and limits on Prefect"

@@ -123,6 +123,27 @@ def load_client_config(
     return _validated(ClientConfig, values, _API_VARIABLES, source)
 
 
+def save_client_config(config: ClientConfig, path: Path) -> None:
+    """Write `config` as the file load_client_config reads: whole or not at all, mode 0600."""
+    from afs.files import atomic_write
+
+    values: dict[str, Any] = {
+        "api_url": config.api_url,
+        "access_key": config.access_key,
+        "secret_key": config.secret_key.get_secret_value(),
+        "project_id": config.project_id,
+    }
+    if config.storage is not None:
+        values["storage"] = {
+            "endpoint": config.storage.endpoint,
+            "region": config.storage.region,
+            "access_key": config.storage.access_key.get_secret_value(),
+            "secret_key": config.storage.secret_key.get_secret_value(),
+        }
+    with atomic_write(path, mode=0o600) as out:
+        out.write((json.dumps(values, indent=2) + "\n").encode())
+
+
 def _validated(
     model: type[M], values: dict[str, Any], variables: Mapping[str, str], source: str
 ) -> M:

@@ -30,17 +30,17 @@ DEMO_KEY = "vu9p/sample-dcp.tar"
 DEMO_LOG_DIRECTORY = "vu9p/log"
 
 
-def _create_demo_tenant(stack: EmbeddedStack) -> ClientConfig:
+def create_demo_tenant(stack: EmbeddedStack, bucket: str = DEMO_BUCKET) -> ClientConfig:
     """A project with its own bucket and an API key: what a tenant's client is configured with."""
     project_id = uuid.uuid4().hex
     tenant = TenantStorage(
         endpoint=stack.obs_endpoint,
         access_key="demo-tenant-ak",
         secret_key="demo-tenant-sk",  # noqa: S106 - moto's dev store accepts any key
-        buckets=[DEMO_BUCKET],
+        buckets=[bucket],
     )
     save_tenant(get_settings(), project_id, tenant)
-    storage.ensure_bucket(tenant_client(get_settings(), tenant), DEMO_BUCKET)
+    storage.ensure_bucket(tenant_client(get_settings(), tenant), bucket)
     key = CredentialStore.from_settings(get_settings(), default_catalog()).create(project_id)
     return ClientConfig(
         api_url=stack.api_url,
@@ -51,10 +51,12 @@ def _create_demo_tenant(stack: EmbeddedStack) -> ClientConfig:
     )
 
 
-def _sample_tarball(scratch: Path) -> Path:
-    dcp = write_sample_dcp(scratch / "ul_pr_top_routed.dcp")
-    tarball = scratch / "sample-dcp.tar"
+def write_sample_tarball(directory: Path) -> Path:
+    """The emulator's sample whole routed design, packed as a tenant uploads it."""
+    dcp = write_sample_dcp(directory / "ul_pr_top_routed.dcp")
+    tarball = directory / "sample-dcp.tar"
     pack(dcp, tarball, shell_id="0x01010029", tool_version="2017.2")
+    dcp.unlink()
     return tarball
 
 
@@ -72,10 +74,10 @@ def run_demo(
     say(f"starting the embedded stack under {home} (S3 dev store, Prefect server, worker, API)...")
     with embedded_stack(home) as stack, tempfile.TemporaryDirectory() as scratch:
         say(f"  S3 endpoint: {stack.obs_endpoint}")
-        say(f"  Prefect UI:  {stack.prefect_api_url.removesuffix('/api')}")
+        say(f"  Prefect UI:  {stack.prefect_ui_url}")
         say(f"  API:         {stack.api_url}")
         say("  Vivado:      the AFS emulator (not Vivado; images are marked as emulated)")
-        config = _create_demo_tenant(stack)
+        config = create_demo_tenant(stack)
         request = FpgaImageRequest(
             dcp_location=f"{DEMO_BUCKET}:{DEMO_KEY}",
             log_directory=DEMO_LOG_DIRECTORY,
@@ -83,7 +85,7 @@ def run_demo(
             description="image built by afs demo",
         )
         with FactoryClient(config) as client:
-            upload = tarball or _sample_tarball(Path(scratch))
+            upload = tarball or write_sample_tarball(Path(scratch))
             client.upload(upload, request.dcp_location)
             what = str(tarball) if tarball else "a sample DCP tarball"
             say(f"uploaded {what} to {request.dcp_location}")

@@ -46,6 +46,29 @@ class EmbeddedStack(BaseModel):
     api_url: str
     logs_dir: Path
 
+    @property
+    def prefect_ui_url(self) -> str:
+        return self.prefect_api_url.removesuffix("/api")
+
+
+class StackPorts(BaseModel):
+    """The ports a kept stack (`afs up`) listens on, the same after every restart so that the
+    URLs people and client configurations hold stay good."""
+
+    s3: int
+    prefect: int
+    api: int
+
+    @classmethod
+    def kept_in(cls, path: Path) -> StackPorts:
+        """The ports recorded in `path`, or new free ones, recorded there."""
+        if path.exists():
+            return cls.model_validate_json(path.read_text())
+        ports = cls(s3=free_port(), prefect=free_port(), api=free_port())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(ports.model_dump_json())
+        return ports
+
 
 def install_sample_shells(settings: Settings) -> list[Path]:
     """Emulator sample shell checkpoints for every allowed shell id that has none installed."""
@@ -96,9 +119,11 @@ def wait_for_worker(process: subprocess.Popen[bytes], timeout: float = 120) -> N
 
 
 @contextlib.contextmanager
-def api_server(logs_dir: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def api_server(
+    logs_dir: Path, port: int | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """`afs serve` in its own process; yields its URL at once (see wait_until_healthy)."""
-    port = free_port()
+    port = port or free_port()
     command = [sys.executable, "-m", "afs.cli", "serve", "--port", str(port),
                "--dispatch-interval", _DISPATCH_INTERVAL_SECONDS]  # fmt: skip
     process = start(command, None, logs_dir / "api.log", dict(os.environ), timeout=90)
@@ -109,8 +134,12 @@ def api_server(logs_dir: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
 
 
 @contextlib.contextmanager
-def embedded_stack(home: Path) -> Iterator[EmbeddedStack]:
-    """Start the stack under `home`, point this process's settings at it, stop it on exit."""
+def embedded_stack(home: Path, ports: StackPorts | None = None) -> Iterator[EmbeddedStack]:
+    """Start the stack under `home`, point this process's settings at it, stop it on exit.
+
+    With `ports` the stack is a kept one: on those ports, its S3 store recorded under `home`
+    and replayed at the next start, as the catalog and Prefect's database are kept there too.
+    """
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     from deployments import deploy_factory
@@ -119,15 +148,26 @@ def embedded_stack(home: Path) -> Iterator[EmbeddedStack]:
     os.environ["AFS_HOME"] = str(home)
     os.environ["AFS_ALLOW_EMULATOR"] = "true"  # this stack exists to run without Vivado
     with contextlib.ExitStack() as stack:
-        endpoint = os.environ.get("AFS_OBS_ENDPOINT") or stack.enter_context(s3_server(logs_dir))
+        kept = ports is not None
+        endpoint = os.environ.get("AFS_OBS_ENDPOINT") or stack.enter_context(
+            s3_server(
+                logs_dir,
+                ports.s3 if ports else None,
+                home / "s3-recording.jsonl" if kept else None,
+            )
+        )
         os.environ["AFS_OBS_ENDPOINT"] = endpoint
-        api_url = stack.enter_context(prefect_server(home / "prefect"))
+        api_url = stack.enter_context(
+            prefect_server(home / "prefect", ports.prefect if ports else None)
+        )
         os.environ.update(prefect_environment(home / "prefect", api_url))
         stack.enter_context(temporary_settings(updates={PREFECT_API_URL: api_url}))
         get_settings.cache_clear()
         install_sample_shells(get_settings())
         # The API starts while the factory is deployed and the worker joins: each takes seconds.
-        factory_api_url, factory_api = stack.enter_context(api_server(logs_dir))
+        factory_api_url, factory_api = stack.enter_context(
+            api_server(logs_dir, ports.api if ports else None)
+        )
         deploy_factory(get_settings())
         stack.enter_context(worker(logs_dir))
         wait_until_healthy(

@@ -78,15 +78,30 @@ def start(
 
 
 @contextlib.contextmanager
-def s3_server(log_dir: Path, port: int | None = None) -> Iterator[str]:
-    """moto's S3-compatible server; yields its endpoint URL. State lives only in that process."""
+def s3_server(
+    log_dir: Path, port: int | None = None, recording: Path | None = None
+) -> Iterator[str]:
+    """moto's S3-compatible server; yields its endpoint URL.
+
+    Its state lives only in its process, unless `recording` is given: then every request is
+    appended to that file, and a server started on an existing recording first replays it, so
+    buckets and objects outlive a restart (moto's recorder; a development store, not a
+    database).
+    """
     port = port or free_port()
     endpoint = f"http://127.0.0.1:{port}"
     command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
-    process = start(
-        command, f"{endpoint}/moto-api/", log_dir / "s3.log", dict(os.environ), timeout=60
-    )
+    env = dict(os.environ)
+    if recording is not None:
+        env.update(MOTO_ENABLE_RECORDING="true", MOTO_RECORDER_FILEPATH=str(recording))
+    process = start(command, f"{endpoint}/moto-api/", log_dir / "s3.log", env, timeout=60)
     try:
+        if recording is not None and recording.exists():
+            replay = urllib.request.Request(  # noqa: S310 - our own loopback server
+                f"{endpoint}/moto-api/recorder/replay-recording", method="POST"
+            )
+            with urllib.request.urlopen(replay, timeout=600):  # noqa: S310
+                pass
         yield endpoint
     finally:
         stop(process)
