@@ -2,7 +2,9 @@
 
 A worker that dies (OOM killer, lost host) runs no hook and leaves its run `Running` for ever.
 Flow runs send heartbeats; the zombie automation marks a run that stopped sending them `Crashed`,
-and the reconcile flow then turns its image to `error` (WORKER_CRASHED), freeing the quota.
+and the reconcile flow then turns its image to `error` (WORKER_CRASHED), freeing the quota. A run
+whose worker died while starting it sends no heartbeat at all: it stays Pending, and the
+never-started automation crashes it instead.
 
 While no maintenance worker is up, every scheduled reconcile and reprocess run goes Late; the
 missed-runs automation cancels each as it does, so a returning worker finds no backlog to work
@@ -27,7 +29,15 @@ from flows.reprocess import reprocess_fpga_images
 
 HEARTBEAT_SECONDS = 30  # PREFECT_FLOWS_HEARTBEAT_FREQUENCY of every build run (Prefect's minimum)
 ZOMBIE_AUTOMATION = "afs: crash flow runs whose heartbeats stopped"
+NEVER_STARTED_AUTOMATION = "afs: crash flow runs whose worker died starting them"
 MISSED_RUNS_AUTOMATION = "afs: cancel maintenance runs that missed their time"
+# Only the factory's image runs: other flows on the server keep their own rules.
+_IMAGE_RUNS = ResourceSpecification(
+    {
+        "prefect.resource.role": "flow",
+        "prefect.resource.name": [create_fpga_image.name, delete_fpga_image.name],
+    }
+)
 
 
 def zombie_automation(after: timedelta) -> Automation:
@@ -45,13 +55,7 @@ def zombie_automation(after: timedelta) -> Automation:
                 "prefect.flow-run.Crashed",
             },
             match=ResourceSpecification({"prefect.resource.id": ["prefect.flow-run.*"]}),
-            # Only the factory's image runs: other flows on the server keep their own rules.
-            match_related=ResourceSpecification(
-                {
-                    "prefect.resource.role": "flow",
-                    "prefect.resource.name": [create_fpga_image.name, delete_fpga_image.name],
-                }
-            ),
+            match_related=_IMAGE_RUNS,
             for_each={"prefect.resource.id"},
             posture=Posture.Proactive,
             threshold=1,
@@ -61,6 +65,39 @@ def zombie_automation(after: timedelta) -> Automation:
             ChangeFlowRunState(
                 state=StateType.CRASHED,
                 message=f"no heartbeat for {after.total_seconds():g} s: the worker died",
+            )
+        ],
+    )
+
+
+def never_started_automation(after: timedelta) -> Automation:
+    """Crash a run that went Pending (a worker took it) but never started running within
+    `after`: its worker died before the run's process did, and no heartbeat will ever come."""
+    return Automation(
+        name=NEVER_STARTED_AUTOMATION,
+        description="Marks build runs Crashed when their worker died while starting them.",
+        trigger=EventTrigger(
+            after={"prefect.flow-run.Pending"},
+            expect={
+                "prefect.flow-run.Running",
+                "prefect.flow-run.Scheduled",
+                "prefect.flow-run.Completed",
+                "prefect.flow-run.Failed",
+                "prefect.flow-run.Cancelled",
+                "prefect.flow-run.Crashed",
+            },
+            match=ResourceSpecification({"prefect.resource.id": ["prefect.flow-run.*"]}),
+            match_related=_IMAGE_RUNS,
+            for_each={"prefect.resource.id"},
+            posture=Posture.Proactive,
+            threshold=1,
+            within=after,
+        ),
+        actions=[
+            ChangeFlowRunState(
+                state=StateType.CRASHED,
+                message=f"not started {after.total_seconds():g} s after a worker took it: "
+                "the worker died",
             )
         ],
     )
@@ -102,10 +139,8 @@ def ensure_automations(settings: Settings) -> None:
     (a new release, a changed threshold)."""
     from prefect import get_client
 
-    wanted = [
-        zombie_automation(timedelta(seconds=settings.zombie_after_seconds)),
-        missed_runs_automation(),
-    ]
+    after = timedelta(seconds=settings.zombie_after_seconds)
+    wanted = [zombie_automation(after), never_started_automation(after), missed_runs_automation()]
     with get_client(sync_client=True) as client:
         for automation in wanted:
             existing = client.read_automations_by_name(automation.name)

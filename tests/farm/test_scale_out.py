@@ -47,6 +47,7 @@ pytestmark = pytest.mark.slow
 DCP_KEY = "dcp/design.tar"
 TOOL_VERSIONS = ("2017.2", "2017.4.op")
 HOSTS = {"a": (TOOL_VERSIONS, 2), "b": (("2017.2",), 1)}  # tool versions, --limit
+_BUILD_TAKEN = re.compile(r"Worker '\S+-builds-\d+' submitting flow run '([0-9a-f-]{36})'")
 
 
 def _database(server_url: str, name: str, driver: str) -> str:
@@ -155,7 +156,9 @@ class Farm:
     def runs_taken_by(self, name: str) -> set[str]:
         """Flow run ids host `name` submitted, from its worker's log."""
         log = (self.logs / f"farm-host-{name}.log").read_text()
-        return set(re.findall(r"submitting flow run '([0-9a-f-]{36})'", log))
+        return set(
+            re.findall(r"Worker '\S+-builds-\d+' submitting flow run '([0-9a-f-]{36})'", log)
+        )
 
     def client(self, tenant: Tenant) -> FactoryClient:
         key = CredentialStore.from_settings(get_settings(), self.catalog).create(tenant.project_id)
@@ -225,15 +228,36 @@ def farm(
         yield farm
 
 
-def _submit(farm: Farm, tenants: list[Tenant], tarballs: dict[str, bytes]) -> list[str]:
-    """One image per tenant, through the API, alternating tool versions."""
+def _submit(farm: Farm, tenants: list[Tenant], tarballs: list[bytes]) -> list[str]:
+    """One image per tenant, through the API."""
     image_ids = []
-    for number, tenant in enumerate(tenants):
-        version = TOOL_VERSIONS[number % 2]
-        tenant.put(DCP_KEY, tarballs[version])
+    for tenant, tarball in zip(tenants, tarballs, strict=True):
+        tenant.put(DCP_KEY, tarball)
         with farm.client(tenant) as client:
             image_ids.append(client.create(tenant.request(DCP_KEY)).id)
     return image_ids
+
+
+def _wait_until_building(farm: Farm, name: str, image_ids: list[str], timeout: float) -> None:
+    """Until host `name` has taken the runs of `image_ids` and runs them."""
+    deadline = time.monotonic() + timeout
+    while True:
+        runs = {farm.catalog.get(image_id).flow_run_id for image_id in image_ids}
+        if runs <= farm.runs_taken_by(name) and _children(farm.hosts[name].pid) == len(runs):
+            return
+        assert time.monotonic() < deadline, f"host {name} never ran {image_ids}"
+        time.sleep(0.5)
+
+
+def _tarballs(directory: Path, emulator_fault: str | None = None) -> dict[str, bytes]:
+    """A sample tarball for each tool version."""
+    tarballs = {}
+    for version in TOOL_VERSIONS:
+        (directory / version).mkdir()
+        tarballs[version] = sample_tarball(
+            directory / version, tool_version=version, emulator_fault=emulator_fault
+        )
+    return tarballs
 
 
 def _tool_version(record: ImageRecord) -> str:
@@ -243,15 +267,12 @@ def _tool_version(record: ImageRecord) -> str:
 def test_two_hosts_share_the_builds_each_by_its_tools_and_limits(
     farm: Farm, s3_endpoint: str, tmp_path: Path
 ) -> None:
-    tarballs = {
-        version: sample_tarball(tmp_path / version, tool_version=version)
-        for version in TOOL_VERSIONS
-    }
+    tarballs = _tarballs(tmp_path)
     tenants = [Tenant(s3_endpoint) for _ in range(8)]
     with Peaks() as peaks:
         for name, process in farm.hosts.items():
             peaks.watch(name, process.pid)
-        image_ids = _submit(farm, tenants, tarballs)
+        image_ids = _submit(farm, tenants, [tarballs[TOOL_VERSIONS[n % 2]] for n in range(8)])
         farm.wait(image_ids, {ImageStatus.ACTIVE}, timeout=600)
 
     records = [farm.catalog.get(image_id) for image_id in image_ids]
@@ -280,23 +301,14 @@ def _run_reprocessing(farm: Farm) -> None:
 def test_a_drained_host_and_a_lost_host_lose_no_image(
     farm: Farm, s3_endpoint: str, tmp_path: Path
 ) -> None:
-    slow = {
-        version: sample_tarball(tmp_path / version, tool_version=version, emulator_fault="slow:20")
-        for version in TOOL_VERSIONS
-    }
+    slow = _tarballs(tmp_path, emulator_fault="slow:20")
     tenants = [Tenant(s3_endpoint) for _ in range(3)]
-    image_ids = _submit(farm, tenants, slow)
-
-    def both_hosts_building() -> bool:
-        running = {farm.catalog.get(image_id).flow_run_id for image_id in image_ids}
-        return all(running & farm.runs_taken_by(name) for name in HOSTS) and all(
-            _children(process.pid) for process in farm.hosts.values()
-        )
-
-    deadline = time.monotonic() + 180
-    while not both_hosts_building():
-        assert time.monotonic() < deadline, "the hosts never both had a build"
-        time.sleep(0.5)
+    # Two 2017.4.op builds fill host A (limit 2); the 2017.2 build can then only go to host B.
+    on_a = _submit(farm, tenants[:2], [slow["2017.4.op"]] * 2)
+    _wait_until_building(farm, "a", on_a, timeout=180)
+    on_b = _submit(farm, tenants[2:], [slow["2017.2"]])
+    _wait_until_building(farm, "b", on_b, timeout=180)
+    image_ids = on_a + on_b
 
     drained = farm.hosts["a"]
     drained.send_signal(signal.SIGTERM)

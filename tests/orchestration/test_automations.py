@@ -10,7 +10,11 @@ import pytest
 from prefect.server.events.schemas.automations import EventTrigger
 from prefect.server.events.schemas.events import ReceivedEvent
 
-from deployments.automations import missed_runs_automation, zombie_automation
+from deployments.automations import (
+    missed_runs_automation,
+    never_started_automation,
+    zombie_automation,
+)
 
 
 def heartbeat_of(flow_name: str, event: str = "prefect.flow-run.heartbeat") -> ReceivedEvent:
@@ -87,3 +91,15 @@ def test_setting_up_again_leaves_an_unchanged_automation_and_its_open_expectatio
         monkeypatch.undo()
         get_settings.cache_clear()
         ensure_automations(get_settings())
+
+
+@pytest.mark.parametrize(
+    ("flow_name", "watched"),
+    [("create-fpga-image", True), ("delete-fpga-image", True), ("reconcile-fpga-images", False)],
+)
+def test_an_image_run_a_worker_took_is_watched_until_it_starts(
+    flow_name: str, watched: bool
+) -> None:
+    definition = never_started_automation(timedelta(seconds=90)).trigger.model_dump()
+    trigger = EventTrigger.model_validate(definition)
+    assert trigger.covers(heartbeat_of(flow_name, "prefect.flow-run.Pending")) is watched
