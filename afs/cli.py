@@ -25,6 +25,16 @@ def _demo(args: argparse.Namespace) -> int:
     return 0 if record.status is ImageStatus.ACTIVE else 1
 
 
+def _at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def _up(args: argparse.Namespace) -> int:
     from afs.devstack.up import run_up
 
@@ -200,7 +210,7 @@ def _parser() -> argparse.ArgumentParser:
         "worker", help="run this build host's Prefect workers (builds and maintenance)"
     )
     worker.add_argument(
-        "--limit", type=int, default=1, help="builds at once on this host (default 1)"
+        "--limit", type=_at_least_one, default=1, help="builds at once on this host (default 1)"
     )
     worker.add_argument(
         "--no-maintenance",

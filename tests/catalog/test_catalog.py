@@ -426,6 +426,26 @@ def test_steps_out_of_order_are_refused(catalog: Catalog) -> None:
     assert catalog.get(image.id).attempts == 0
 
 
+def test_a_run_on_a_host_without_the_tool_hands_its_image_back_uncounted(
+    catalog: Catalog,
+) -> None:
+    image = catalog.register(PROJECT, request())
+    catalog.record_attempt(image.id, "run-1")
+
+    assert catalog.hand_back(image.id, "run-2") is None, "only the image's own run may"
+    back = catalog.hand_back(image.id, "run-1")
+
+    assert back is not None
+    assert (back.status, back.flow_run_id, back.attempts, back.requeues) == (
+        S.INITIALING,
+        None,
+        0,
+        1,  # a new idempotency key: the dispatcher starts a new run, on the right queue
+    )
+    assert [record.id for record in catalog.awaiting_dispatch()] == [image.id]
+    assert catalog.hand_back(image.id, "run-1") is None, "not in creation any more"
+
+
 def test_back_to_initialing_puts_the_image_in_the_outbox_again(catalog: Catalog) -> None:
     image = catalog.register(PROJECT, request())
     catalog.record_attempt(image.id, "run-1")

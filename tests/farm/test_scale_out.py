@@ -291,6 +291,28 @@ def test_two_hosts_share_the_builds_each_by_its_tools_and_limits(
     assert peaks.vivado == 1, "the licence limit (1) was exceeded, or no Vivado was seen"
 
 
+# The README's listing commands, and what each must show on the farm.
+_LISTINGS = {
+    ("deployment", "ls"): ["create-fpga-image", "reconcile-fpga-images", "reprocess-fpga-images"],
+    ("work-queue", "ls", "--pool", "fpga-builders"): ["vivado-2017.2", "vivado-2017.4.op"],
+    ("global-concurrency-limit", "ls"): ["vivado-licences"],
+}
+
+
+def test_the_operator_lists_what_afs_deploy_made(farm: Farm) -> None:
+    for arguments, names in _LISTINGS.items():
+        listed = subprocess.run(
+            [sys.executable, "-m", "prefect", *arguments],
+            env={**farm.environment, "COLUMNS": "250"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        ).stdout
+        for name in names:
+            assert name in listed, f"prefect {' '.join(arguments)} does not list {name}"
+
+
 def _run_reprocessing(farm: Farm) -> None:
     """What the 15-minute schedule does, now: a run of the reprocess deployment."""
     from prefect.deployments import run_deployment
