@@ -218,6 +218,9 @@ def head_object(client: Any, bucket: str, key: str) -> int:
 
 def read_range(client: Any, bucket: str, key: str, offset: int, length: int) -> bytes:
     """`length` bytes of the object from `offset` (fewer only at its end)."""
+    if offset < 0 or length <= 0:
+        # An empty or reversed Range is ignored by S3, which then sends the whole object.
+        raise ValueError(f"no byte range of length {length} at offset {offset}")
     with _mapped(bucket, key):
         response = client.get_object(
             Bucket=bucket, Key=key, Range=f"bytes={offset}-{offset + length - 1}"

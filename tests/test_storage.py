@@ -557,3 +557,12 @@ def test_the_deadline_stops_retries_but_never_an_answered_transfer(
     with pytest.raises(StorageUnavailable, match="503"):
         head_object(through_proxy, bucket, "image.aei")
     assert proxy.requests[FaultMode.UNAVAILABLE] == 1  # no retry: the deadline had passed
+
+
+@pytest.mark.parametrize(("offset", "length"), [(0, 0), (512, -512), (-512, 512)])
+def test_a_range_read_of_nothing_or_backwards_is_refused_before_any_request(
+    offset: int, length: int
+) -> None:
+    """S3 ignores an empty or reversed Range and sends the whole object instead."""
+    with pytest.raises(ValueError, match="no byte range"):
+        storage.read_range(object(), "bucket", "key", offset, length)

@@ -30,19 +30,28 @@ def _padded(size: int) -> int:
     return -(-size // BLOCK) * BLOCK
 
 
+def _pax_path(records: bytes) -> str | None:
+    """The last `path` of pax records (`<length> <key>=<value>\n` each), as tarfile reads them."""
+    path = None
+    position = 0
+    while position < len(records):
+        length_text, space, _ = records[position : position + 20].partition(b" ")
+        if not space or not length_text.isdigit() or int(length_text) <= 0:
+            break
+        record = records[position : position + int(length_text)]
+        position += int(length_text)
+        key, equals, value = record[len(length_text) + 1 :].partition(b"=")
+        if equals and key == b"path":
+            path = value.removesuffix(b"\n").decode("utf-8", "surrogateescape")
+    return path
+
+
 def _long_name(read: ReadRange, header: tarfile.TarInfo, offset: int) -> str | None:
     """The name a GNU long-name or pax header gives the member after it, if any."""
-    if header.size > MAX_EXTENDED_HEADER_BYTES:
-        return None
     data = read(offset, header.size)
     if header.type == tarfile.GNUTYPE_LONGNAME:
         return data.rstrip(b"\0").decode("utf-8", "surrogateescape")
-    for record in data.decode("utf-8", "surrogateescape").splitlines():
-        _, _, field = record.partition(" ")
-        key, _, value = field.partition("=")
-        if key == "path":
-            return value
-    return None
+    return _pax_path(data)
 
 
 def peek_manifest(read: ReadRange, size: int, limits: ArchiveLimits) -> Manifest | None:
@@ -57,8 +66,14 @@ def peek_manifest(read: ReadRange, size: int, limits: ArchiveLimits) -> Manifest
         except tarfile.HeaderError:
             return None  # the end-of-archive blocks, or not a plain tar
         data_at = offset + BLOCK
+        if header.size < 0 or data_at + header.size > size:
+            return None  # a crafted or cut-short header: its data is not in the object
         offset = data_at + _padded(header.size)
+        if header.type == tarfile.XGLTYPE:
+            continue  # global pax records (`git archive` writes one) name no member
         if header.type in (tarfile.GNUTYPE_LONGNAME, tarfile.XHDTYPE):
+            if not 0 < header.size <= MAX_EXTENDED_HEADER_BYTES:
+                return None
             name_override = _long_name(read, header, data_at)
             continue
         if name_override is not None:
@@ -68,7 +83,7 @@ def peek_manifest(read: ReadRange, size: int, limits: ArchiveLimits) -> Manifest
         except ImageBuildError:
             return None
         if is_manifest:
-            if not header.isreg() or header.size > limits.max_manifest_bytes:
+            if not header.isreg() or not 0 < header.size <= limits.max_manifest_bytes:
                 return None
             try:
                 return parse_manifest(read(data_at, header.size))

@@ -609,3 +609,42 @@ def test_a_cancel_recorded_by_the_cancellation_hook_ends_the_image_cancelled_wit
 
     record = default_catalog().get(image.id)
     assert_failed_with(tenant, record, FailureCause.CANCELLED)
+
+
+@pytest.mark.parametrize("from_the_form", [False, True])
+def test_a_run_on_a_host_without_its_vivado_hands_the_image_back(
+    tenant: Tenant, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, from_the_form: bool
+) -> None:
+    """The tenant is never failed for where a run landed: the image goes back to the dispatcher,
+    which starts its build on the queue of its tool version."""
+    from afs.settings import emulator_binary
+
+    tenant.put(DCP_KEY, sample_tarball(tmp_path, tool_version="2017.4.op"))
+    request = tenant.request(DCP_KEY)
+    image_id = None if from_the_form else default_catalog().register(tenant.project_id, request).id
+    monkeypatch.setenv("AFS_VIVADO_BINARIES", json.dumps({"2017.2": emulator_binary()}))
+    get_settings.cache_clear()
+    try:
+        state = create_fpga_image(
+            image=request, project_id=tenant.project_id, image_id=image_id, return_state=True
+        )
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+
+    assert state.is_completed()
+    assert "no Vivado 2017.4.op" in state.message
+    assert "queue vivado-2017.4.op" in state.message
+    record = default_catalog().get(image_id or state.result())
+    assert (record.status, record.flow_run_id, record.attempts, record.requeues) == (
+        ImageStatus.INITIALING,
+        None,
+        0,
+        1,
+    )
+    listed = tenant.client.list_objects_v2(
+        Bucket=tenant.bucket, Prefix=record.request.log_tarball_key(record.id)
+    )
+    assert not listed.get("Contents"), "no log tarball: the image has not finished"
+    # Out of the outbox again: no dispatcher of this test session is to build it.
+    default_catalog().set_status(record.id, ImageStatus.ERROR, message="CANCELLED: test over")

@@ -1,0 +1,95 @@
+"""`afs deploy` (deployments.deploy_factory) on a real Prefect server: the farm's pools, queues,
+licence limit, deployments and automations, and nothing twice when applied again."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from prefect.client.orchestration import SyncPrefectClient
+from prefect.client.schemas.objects import ConcurrencyLimitStrategy
+
+from afs.settings import get_settings
+from deployments import deploy_factory, factory_version
+from deployments.automations import (
+    MISSED_RUNS_AUTOMATION,
+    NEVER_STARTED_AUTOMATION,
+    ZOMBIE_AUTOMATION,
+)
+
+
+@pytest.fixture
+def client(factory: None) -> Iterator[SyncPrefectClient]:
+    """The session's Prefect server, deployed to by the `factory` fixture."""
+    from prefect import get_client
+
+    with get_client(sync_client=True) as client:
+        yield client
+
+
+def test_builds_have_a_process_pool_with_a_queue_per_tool_version(
+    client: SyncPrefectClient,
+) -> None:
+    pool = client.read_work_pool("fpga-builders")
+    queues = {queue.name for queue in client.read_work_queues(work_pool_name="fpga-builders")}
+
+    assert pool.type == "process"
+    assert {"vivado-2017.2", "vivado-2017.4.op"} <= queues
+
+
+def test_each_deployment_says_what_it_is_which_release_and_where_it_runs(
+    client: SyncPrefectClient,
+) -> None:
+    pools = {
+        "create-fpga-image/create-fpga-image": "fpga-builders",
+        "delete-fpga-image/delete-fpga-image": "afs-maintenance",
+        "reconcile-fpga-images/reconcile-fpga-images": "afs-maintenance",
+        "reprocess-fpga-images/reprocess-fpga-images": "afs-maintenance",
+    }
+    for name, pool in pools.items():
+        deployment = client.read_deployment_by_name(name)
+        assert deployment.description, name
+        assert deployment.version == factory_version(), name
+        assert deployment.work_pool_name == pool, name
+    create = client.read_deployment_by_name("create-fpga-image/create-fpga-image")
+    assert create.work_queue_name == "vivado-2017.2", "UI runs land on the first version's queue"
+    assert {"image", "project_id", "image_id"} <= set(create.parameter_openapi_schema["properties"])
+
+
+@pytest.mark.parametrize("name", ["reconcile-fpga-images", "reprocess-fpga-images"])
+def test_maintenance_runs_never_overlap_themselves(client: SyncPrefectClient, name: str) -> None:
+    deployment = client.read_deployment_by_name(f"{name}/{name}")
+
+    assert deployment.global_concurrency_limit is not None
+    assert deployment.global_concurrency_limit.limit == 1
+    assert deployment.concurrency_options is not None
+    assert deployment.concurrency_options.collision_strategy is (
+        ConcurrencyLimitStrategy.CANCEL_NEW
+    )
+    assert [schedule.active for schedule in deployment.schedules] == [True]
+
+
+def test_the_automations_are_there_once_each(client: SyncPrefectClient) -> None:
+    for name in (ZOMBIE_AUTOMATION, NEVER_STARTED_AUTOMATION, MISSED_RUNS_AUTOMATION):
+        assert len(client.read_automations_by_name(name)) == 1, name
+
+
+def test_deploying_again_updates_the_licence_limit_and_duplicates_nothing(
+    client: SyncPrefectClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queues_before = client.read_work_queues(work_pool_name="fpga-builders")
+    monkeypatch.setenv("AFS_VIVADO_LICENCES", "2")
+    get_settings.cache_clear()
+    try:
+        deploy_factory(get_settings())
+        assert client.read_global_concurrency_limit_by_name("vivado-licences").limit == 2
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+        deploy_factory(get_settings())
+
+    limit = client.read_global_concurrency_limit_by_name("vivado-licences")
+    assert (limit.limit, limit.active) == (get_settings().vivado_licences, True)
+    queues_after = client.read_work_queues(work_pool_name="fpga-builders")
+    assert sorted(q.name for q in queues_after) == sorted(q.name for q in queues_before)
+    assert len(client.read_automations_by_name(ZOMBIE_AUTOMATION)) == 1
