@@ -40,6 +40,7 @@ from afs.storage import (
     ensure_bucket,
     head_object,
     map_error,
+    read_range,
     s3_client,
     upload_file,
 )
@@ -565,4 +566,4 @@ def test_a_range_read_of_nothing_or_backwards_is_refused_before_any_request(
 ) -> None:
     """S3 ignores an empty or reversed Range and sends the whole object instead."""
     with pytest.raises(ValueError, match="no byte range"):
-        storage.read_range(object(), "bucket", "key", offset, length)
+        read_range(object(), "bucket", "key", offset, length)

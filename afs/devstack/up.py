@@ -35,7 +35,11 @@ def _demo_project(stack: EmbeddedStack, config_path: Path) -> ClientConfig:
     return config
 
 
-def run_up(home: Path, say: Callable[[str], None] = print) -> None:
+def _say(text: str) -> None:
+    print(text, flush=True)  # a person may follow it through a pipe or a log file
+
+
+def run_up(home: Path, say: Callable[[str], None] = _say) -> None:
     """Start (or restart) the stack under `home` and keep it until SIGINT or SIGTERM."""
     stop = threading.Event()
     for number in (signal.SIGINT, signal.SIGTERM):

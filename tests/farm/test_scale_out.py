@@ -42,7 +42,7 @@ from afs.settings import emulator_binary, get_settings
 from afs.status import FINISHED, ImageStatus
 from tests.factory import Tenant, kill_tree, process_tree, sample_tarball
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 
 DCP_KEY = "dcp/design.tar"
 TOOL_VERSIONS = ("2017.2", "2017.4.op")
