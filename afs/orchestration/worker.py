@@ -120,7 +120,7 @@ async def _wait_until_idle(workers: list[DrainableWorker], timeout: float) -> bo
     return True
 
 
-async def _drain(
+async def drain_workers(
     workers: list[DrainableWorker], timeout: float, grace: float, say: Callable[[str], None]
 ) -> None:
     for worker in workers:
@@ -153,6 +153,6 @@ async def serve_host(
         for worker in workers:
             group.start_soon(worker.start)
         await stop.wait()
-        await _drain(workers, drain_timeout, stop_grace, say)
+        await drain_workers(workers, drain_timeout, stop_grace, say)
         group.cancel_scope.cancel()
     say("stopped")

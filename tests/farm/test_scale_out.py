@@ -206,6 +206,7 @@ def farm(
             "AFS_TENANTS_FILE": str(settings.tenants_path),
             "AFS_CREDENTIALS_KEY_FILE": str(settings.credentials_key_path),
             "AFS_VIVADO_LICENCES": "1",
+            "AFS_ZOMBIE_AFTER_SECONDS": "45",  # the least it may be: a lost host is found sooner
             "PREFECT_WORKER_QUERY_SECONDS": "1",
         }
         deploy = subprocess.run(
@@ -323,7 +324,7 @@ def _run_reprocessing(farm: Farm) -> None:
 def test_a_drained_host_and_a_lost_host_lose_no_image(
     farm: Farm, s3_endpoint: str, tmp_path: Path
 ) -> None:
-    slow = _tarballs(tmp_path, emulator_fault="slow:20")
+    slow = _tarballs(tmp_path, emulator_fault="slow:10")
     tenants = [Tenant(s3_endpoint) for _ in range(3)]
     # Two 2017.4.op builds fill host A (limit 2); the 2017.2 build can then only go to host B.
     on_a = _submit(farm, tenants[:2], [slow["2017.4.op"]] * 2)
