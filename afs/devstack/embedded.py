@@ -36,8 +36,10 @@ from afs.settings import Settings, get_settings
 # and a stopped stack stops its builds after 10 s rather than waiting hours for them.
 _WORKER_ENVIRONMENT = {"PREFECT_WORKER_QUERY_SECONDS": "1", "AFS_DRAIN_TIMEOUT_SECONDS": "10"}
 _WORKER_STOP_SECONDS = 60  # the drain timeout, Vivado's SIGTERM grace, the logs' upload
-# And the dispatcher beside the API turns new images into runs twice a second.
-_DISPATCH_INTERVAL_SECONDS = "0.5"
+# And the dispatcher beside the API turns new images into runs four times a second.
+_DISPATCH_INTERVAL_SECONDS = "0.25"
+# Emulated builds are light: four at once on this one host.
+_BUILDS_AT_ONCE = "4"
 
 
 class EmbeddedStack(BaseModel):
@@ -89,9 +91,10 @@ def worker_environment() -> dict[str, str]:
 
 @contextlib.contextmanager
 def worker(logs_dir: Path, *args: str) -> Iterator[subprocess.Popen[bytes]]:
-    """`afs worker` in its own process, polling once it is yielded; drained when stopped."""
+    """`afs worker [args]` in its own process, polling once it is yielded; drained when
+    stopped. Without `args`, it takes four builds at once."""
     log = logs_dir / "worker.log"
-    command = [sys.executable, "-m", "afs.cli", "worker", *args]
+    command = [sys.executable, "-m", "afs.cli", "worker", *(args or ("--limit", _BUILDS_AT_ONCE))]
     process = start(command, None, log, worker_environment(), timeout=60)
     try:
         wait_for_worker(process)
