@@ -51,15 +51,23 @@ def _seconds(later: datetime, earlier: datetime) -> float:
 
 
 def _vivado_task(flow_run_id: str) -> Any:
+    """The run's `run-vivado` task run, once Prefect has recorded its end (task run states reach
+    the server's tables through its event pipeline, a moment after the run's own)."""
     from prefect import get_client
     from prefect.client.schemas.filters import FlowRunFilter, TaskRunFilter, TaskRunFilterName
 
+    deadline = time.monotonic() + 60
     with get_client(sync_client=True) as client:
-        [task] = client.read_task_runs(
-            flow_run_filter=FlowRunFilter(id={"any_": [UUID(flow_run_id)]}),
-            task_run_filter=TaskRunFilter(name=TaskRunFilterName(like_="run-vivado")),
-        )
-    return task
+        while True:
+            [task] = client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id={"any_": [UUID(flow_run_id)]}),
+                task_run_filter=TaskRunFilter(name=TaskRunFilterName(like_="run-vivado")),
+            )
+            if task.start_time is not None and task.end_time is not None:
+                return task
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"run-vivado of flow run {flow_run_id} has no end recorded")
+            time.sleep(0.2)
 
 
 def _one_image(api_url: str, tenant: Tenant) -> tuple[float, float]:
