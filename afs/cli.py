@@ -129,10 +129,15 @@ def _pack(args: argparse.Namespace) -> int:
 
 
 def _dcp_info(args: argparse.Namespace) -> int:
-    from afs.inputs.dcp import DcpError, read_dcp
+    from afs.inputs.dcp import DcpError, local_dcp, read_dcp
 
     try:
-        info = read_dcp(args.path)
+        path = local_dcp(args.path.absolute())
+    except DcpError as exc:
+        print(f"afs dcp info: {exc}", file=sys.stderr)
+        return 2
+    try:
+        info = read_dcp(path)
     except DcpError as exc:
         print(f"afs dcp info: {exc}", file=sys.stderr)
         return 1

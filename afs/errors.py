@@ -84,10 +84,13 @@ class AfsError(Exception):
 class StorageError(AfsError):
     """A storage operation on `bucket`/`key` failed; the message says why, without secrets."""
 
-    def __init__(self, message: str, *, bucket: str, key: str | None) -> None:
+    def __init__(
+        self, message: str, *, bucket: str, key: str | None, reason: str | None = None
+    ) -> None:
         super().__init__(message)
         self.bucket = bucket
         self.key = key
+        self.reason = reason or message  # what the store answered, without naming the object
 
 
 class ObjectInaccessible(StorageError):

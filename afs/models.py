@@ -100,9 +100,13 @@ def check_log_directory(value: str) -> str:
 
 
 def check_name(value: str) -> str:
+    if not 1 <= len(value) <= 64:
+        raise ValueError(f"must be 1-64 characters, got {len(value)}")
     if not _NAME.fullmatch(value):
+        bad = next(char for char in value if not _NAME.fullmatch(char))
         raise ValueError(
-            f"must be 1-64 characters of letters, digits, '_' and '-' (got {len(value)} characters)"
+            f"may contain only letters, digits, '_' and '-', got {value!r} "
+            f"({bad!r} at position {value.index(bad) + 1})"
         )
     return value
 

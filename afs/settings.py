@@ -15,10 +15,12 @@ VIVADO_TERM_GRACE_SECONDS = 10.0
 EMULATOR_COMMAND = "afs-vivado-emulator"
 
 
-def emulator_binary() -> str:
-    """The Vivado emulator installed beside this interpreter (the embedded default's `vivado`)."""
-    beside = Path(sys.executable).parent / EMULATOR_COMMAND
-    return str(beside) if beside.exists() else (shutil.which(EMULATOR_COMMAND) or EMULATOR_COMMAND)
+def emulator_binary(tool_version: str | None = None) -> str:
+    """The Vivado emulator installed beside this interpreter (the embedded default's `vivado`);
+    with a tool version, the command that emulates that Vivado (`afs-vivado-emulator-2017.4.op`)."""
+    command = EMULATOR_COMMAND if tool_version is None else f"{EMULATOR_COMMAND}-{tool_version}"
+    beside = Path(sys.executable).parent / command
+    return str(beside) if beside.exists() else (shutil.which(command) or command)
 
 
 class StorageBudget(BaseModel):
@@ -72,7 +74,9 @@ class Settings(BaseSettings):
     )
     # Tool version -> the vivado binary that builds it: what this build host has.
     vivado_binaries: dict[str, str] = Field(
-        default_factory=lambda: {"2017.2": emulator_binary(), "2017.4.op": emulator_binary()}
+        default_factory=lambda: {
+            version: emulator_binary(version) for version in ("2017.2", "2017.4.op")
+        }
     )
     allow_emulator: bool = Field(
         False, description="let the AFS Vivado emulator build images (development hosts only)"

@@ -81,7 +81,9 @@ def map_error(exc: Exception, *, bucket: str, key: str | None) -> StorageError:
             return StorageUnavailable(
                 f"storage unavailable for {where}: {detail}", bucket=bucket, key=key
             )
-        return ObjectInaccessible(f"{where} is not accessible: {detail}", bucket=bucket, key=key)
+        return ObjectInaccessible(
+            f"{where} is not accessible: {detail}", bucket=bucket, key=key, reason=detail
+        )
     return StorageUnavailable(
         f"storage unavailable for {where}: {type(exc).__name__}: {exc}", bucket=bucket, key=key
     )
@@ -260,15 +262,23 @@ def upload_file(
         manager.upload(str(path), bucket, key, extra_args, subscribers).result()
 
 
-def ensure_bucket(client: Any, bucket: str) -> None:
-    """Create `bucket` in the client's region unless it exists already (idempotent)."""
+def bucket_exists(client: Any, bucket: str) -> bool:
+    """Whether `bucket` exists (and these credentials may see it); changes nothing."""
     with _mapped(bucket, None):
         try:
             client.head_bucket(Bucket=bucket)
-            return
         except ClientError as exc:
             if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") != 404:
                 raise
+            return False
+    return True
+
+
+def ensure_bucket(client: Any, bucket: str) -> None:
+    """Create `bucket` in the client's region unless it exists already (idempotent)."""
+    if bucket_exists(client, bucket):
+        return
+    with _mapped(bucket, None):
         region = client.meta.region_name
         options: dict[str, Any] = {}
         if region and region != "us-east-1":  # S3 rejects an explicit us-east-1 constraint

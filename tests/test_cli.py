@@ -8,6 +8,8 @@ import sys
 import tarfile
 from pathlib import Path
 
+import pytest
+
 from afs.devstack.samples import SHELL_TOP, write_sample_dcp, write_sample_module_dcp
 from afs.inputs.dcp import read_dcp
 
@@ -100,6 +102,27 @@ def test_dcp_info_gives_a_one_line_reason_for_a_file_that_is_no_dcp(tmp_path: Pa
     assert completed.stdout == ""
     assert "not a ZIP" in completed.stderr
     assert len(completed.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("dcp.tar", "not a design checkpoint (the name does not end in .dcp)"),
+        ("missing.dcp", "no such file"),
+    ],
+)
+def test_dcp_info_refuses_what_is_no_dcp_file_naming_its_whole_path(
+    tmp_path: Path, name: str, reason: str
+) -> None:
+    """As `afs pack` does: an input error (exit 2), said once, with the whole path."""
+    path = tmp_path / "in" / name
+    path.parent.mkdir()
+    if name.endswith(".tar"):
+        write_sample_dcp(path)  # a DCP's bytes under a tarball's name are refused by the name
+    completed = afs("dcp", "info", str(path))
+    assert completed.returncode == 2
+    assert completed.stdout == ""
+    assert completed.stderr.strip() == f"afs dcp info: {path}: {reason}"
 
 
 def test_vivado_log_summarizes_a_log(tmp_path: Path) -> None:

@@ -67,7 +67,7 @@ def _check_dcp(services: Services, caller: Caller, body: CreateFpgaImageBody) ->
             f"{where}: bucket {bucket!r} is not one of project {caller.project_id}'s buckets",
         ) from None
     except storage.ObjectInaccessible as exc:
-        raise ApiProblem(E.DCP_NOT_FOUND, f"{where}: cannot be read ({exc})") from None
+        raise ApiProblem(E.DCP_NOT_FOUND, f"{where}: cannot be read: {exc.reason}") from None
     except storage.StorageUnavailable as exc:
         raise ApiProblem(E.STORAGE_UNAVAILABLE, f"{where}: {exc}") from None
 

@@ -91,6 +91,12 @@ def _create(args: argparse.Namespace, client: FactoryClient) -> int:
             field = ".".join(str(part) for part in error["loc"])
             print(f"afs image create: --{field.replace('_', '-')}: {error['msg']}", file=sys.stderr)
         return 2
+    if args.dcp_file is not None and not args.dcp_file.is_file():
+        print(
+            f"afs image create: --dcp-file {args.dcp_file.absolute()}: no such file",
+            file=sys.stderr,
+        )
+        return 2
     if args.dcp_file is not None:
         bar = ProgressBar(args.dcp_file.name, args.dcp_file.stat().st_size, sys.stderr)
         try:

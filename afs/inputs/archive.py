@@ -45,13 +45,20 @@ from pydantic import BaseModel, ValidationError
 
 from afs.errors import FailureCause, ImageBuildError
 from afs.files import atomic_write
-from afs.inputs.dcp import DcpError, DcpInfo, read_dcp, whole_design_problem
+from afs.inputs.dcp import (
+    DCP_SUFFIX,
+    DcpError,
+    DcpInfo,
+    is_dcp_name,
+    local_dcp,
+    read_dcp,
+    whole_design_problem,
+)
 from afs.inputs.names import components, name_problem, shown
 from afs.models import PCI_ID_FIELDS, Manifest
 from afs.settings import VU9P_PART
 
 MANIFEST_NAME = "manifest.json"
-DCP_SUFFIX = ".dcp"
 # Extended headers (pax, GNU long name and link) are read whole by tarfile while it parses them,
 # and it recurses once for each in a row. A kit's member has at most a pax header, or a long name
 # and a long link header, before it (an archive a global header at its start too), of a few
@@ -264,7 +271,7 @@ def _scan(
             if not member.isreg():
                 continue
             is_manifest = name.rpartition("/")[2] == MANIFEST_NAME
-            is_dcp = name.lower().endswith(DCP_SUFFIX)
+            is_dcp = is_dcp_name(name)
             if "/" in name:
                 if is_manifest or is_dcp:
                     misplaced.append(member.name)
@@ -519,12 +526,10 @@ def pack(
     is written, if the DCP is unreadable, not for the VU9P part, out of context (not the kit's
     whole routed design) or a manifest value is invalid.
     """
-    if not dcp_path.name.lower().endswith(DCP_SUFFIX):
-        raise ValueError(f"{dcp_path.name} does not end in {DCP_SUFFIX}")
     try:
-        info = read_dcp(dcp_path)
+        info = read_dcp(local_dcp(dcp_path))
     except DcpError as exc:
-        raise ValueError(f"{dcp_path.name} is not a readable DCP: {exc}") from exc
+        raise ValueError(str(exc)) from None  # it names the file already
     if info.part != VU9P_PART:
         raise ValueError(f"{dcp_path.name} is for part {info.part!r}, not {VU9P_PART!r}")
     if problem := whole_design_problem(info, dcp_path.name):

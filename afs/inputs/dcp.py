@@ -37,8 +37,25 @@ MAX_XML_VALUE_CHARS = 1024
 _READABLE_COMPRESSION = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
 
 
+DCP_SUFFIX = ".dcp"
+
+
+def is_dcp_name(name: str) -> bool:
+    return name.lower().endswith(DCP_SUFFIX)
+
+
 class DcpError(AfsError):
     """The file is not a readable DCP; the message says why in one line."""
+
+
+def local_dcp(path: Path) -> Path:
+    """A DCP file named on a command line: refused, with its whole path, unless it is a `*.dcp`
+    file that exists."""
+    if not is_dcp_name(path.name):
+        raise DcpError(f"{path}: not a design checkpoint (the name does not end in {DCP_SUFFIX})")
+    if not path.is_file():
+        raise DcpError(f"{path}: no such file")
+    return path
 
 
 class DcpFile(BaseModel):

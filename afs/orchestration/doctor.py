@@ -46,9 +46,7 @@ def _vivado_state(settings: Settings, tool_version: str) -> dict[str, bool | str
         identity = tool_identity(vivado_binary_for(tool_version, settings.vivado_binaries))
     except VivadoConfigError as exc:
         return {"ok": False, "detail": str(exc)}
-    if identity.startswith(EMULATOR_COMMAND):
-        if settings.allow_emulator:
-            return {"ok": True, "detail": identity}
+    if identity.startswith(EMULATOR_COMMAND) and not settings.allow_emulator:
         return {
             "ok": False,
             "detail": f"{identity!r} is the AFS emulator, not Vivado; configure "
@@ -103,10 +101,13 @@ def check_storage(settings: Settings) -> list[Check]:
     if settings.obs_endpoint is None:
         return [Check(name="image store", ok=False, detail="AFS_OBS_ENDPOINT is not set")]
     try:
-        storage.ensure_bucket(image_store_client(settings), settings.image_store_bucket)
+        exists = storage.bucket_exists(image_store_client(settings), settings.image_store_bucket)
     except storage.StorageError as exc:
         return [Check(name="image store", ok=False, detail=str(exc))]
-    return [Check(name="image store", ok=True, detail=f"bucket {settings.image_store_bucket}")]
+    detail = f"bucket {settings.image_store_bucket}"
+    if not exists:
+        detail += ": not created yet (the first image upload creates it)"
+    return [Check(name="image store", ok=True, detail=detail)]
 
 
 def check_prefect() -> list[Check]:

@@ -100,6 +100,22 @@ def test_a_bad_name_is_refused_before_anything_is_uploaded(
     assert tenant.client.list_objects_v2(Bucket=tenant.bucket)["KeyCount"] == 0
 
 
+def test_a_dcp_file_that_is_not_there_is_an_input_error_naming_its_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("AFS_API_URL", "http://127.0.0.1:9")  # never reached
+    monkeypatch.setenv("AFS_ACCESS_KEY", "ak")
+    monkeypatch.setenv("AFS_SECRET_KEY", "sk")
+    monkeypatch.setenv("AFS_PROJECT_ID", "a" * 32)
+    missing = tmp_path / "no" / "dcp.tar"
+
+    code, out, err = run(capsys, "create", "--dcp-file", str(missing), "--dcp-location",
+                         "tenant-bucket:vu9p/dcp.tar", "--name", "first")  # fmt: skip
+
+    assert (code, out) == (2, "")
+    assert err.strip() == f"afs image create: --dcp-file {missing}: no such file"
+
+
 def test_missing_credentials_name_the_variables_and_exit_2(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

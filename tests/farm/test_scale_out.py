@@ -136,7 +136,7 @@ class Farm:
         if not home.exists():
             home.mkdir()
             (home / "shells").symlink_to(get_settings().shells_dir, target_is_directory=True)
-        binaries = {version: emulator_binary() for version in versions}
+        binaries = {version: emulator_binary(version) for version in versions}
         return {
             **self.environment,
             "AFS_HOME": str(home),

@@ -518,8 +518,8 @@ def _junk(path: Path) -> Path:
     ("make_dcp", "options", "reason"),
     [
         (lambda p: write_sample_dcp(p / "x.dcp", part=OTHER_PART), {}, OTHER_PART),
-        (lambda p: _junk(p / "x.dcp"), {}, "not a readable DCP"),
-        (lambda p: write_sample_dcp(p / "x.zip"), {}, "does not end in .dcp"),
+        (lambda p: _junk(p / "x.dcp"), {}, "x.dcp is not a ZIP archive"),
+        (lambda p: write_sample_dcp(p / "x.zip"), {}, r"/src/x.zip: not a design checkpoint"),
         (lambda p: write_sample_dcp(p / "x.dcp"), {"pci_device_id": "D503"}, "pci_device_id"),
         (lambda p: write_sample_dcp(p / "x.dcp"), {"shell_id": "1"}, "shell_id"),
         (

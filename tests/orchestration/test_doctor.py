@@ -11,7 +11,13 @@ from pathlib import Path
 import pytest
 
 from afs.devstack.samples import write_sample_dcp, write_sample_shell_dcp
-from afs.orchestration.doctor import all_checks, check_shells, check_vivado, pin_shell
+from afs.orchestration.doctor import (
+    all_checks,
+    check_shells,
+    check_storage,
+    check_vivado,
+    pin_shell,
+)
 from afs.settings import Settings, emulator_binary, get_settings
 
 
@@ -120,6 +126,33 @@ def test_the_emulator_is_refused_where_the_host_does_not_allow_it(tmp_path: Path
     [check] = check_vivado(settings)
     assert not check.ok
     assert "is the AFS emulator, not Vivado" in check.detail
+
+
+def test_the_emulator_must_emulate_the_tool_version_it_stands_for(tmp_path: Path) -> None:
+    standing_in = {"2017.2": emulator_binary(), "2017.4.op": emulator_binary("2017.4.op")}
+    wrong = {"2017.4.op": emulator_binary("2017.2")}
+    right, also_right = check_vivado(
+        settings_in(tmp_path, vivado_binaries=standing_in, allow_emulator=True)
+    )
+    [refused] = check_vivado(settings_in(tmp_path, vivado_binaries=wrong, allow_emulator=True))
+
+    assert right.ok, right.detail
+    assert also_right.ok, also_right.detail
+    assert "emulates Vivado v2017.4.op" in also_right.detail
+    assert not refused.ok
+    assert "is not Vivado v2017.4.op" in refused.detail
+
+
+def test_the_image_store_check_changes_nothing(factory: None, tmp_path: Path) -> None:
+    from afs import storage
+    from afs.tenants import image_store_client
+
+    settings = get_settings().model_copy(update={"image_store_bucket": "doctor-never-creates"})
+    [check] = check_storage(settings)
+
+    assert check.ok
+    assert "not created yet" in check.detail
+    assert not storage.bucket_exists(image_store_client(settings), "doctor-never-creates")
 
 
 def test_a_vivado_of_another_version_is_refused(tmp_path: Path) -> None:
