@@ -33,16 +33,10 @@ from tasks.run_vivado import run_vivado
 from tasks.upload import discard_image, upload_image, upload_logs
 from tasks.validate import validate
 
-ProjectId = Annotated[
-    str, Field(pattern=PROJECT_ID_PATTERN, description="the tenant's project id (32 hex)")
-]
-ImageId = Annotated[
-    str | None,
-    Field(
-        pattern=IMAGE_ID_PATTERN,
-        description="set by the API's dispatcher; leave empty to register a new image",
-    ),
-]
+# The parameters' descriptions are in the flow's docstring: Prefect puts those in the
+# deployment's schema, and drops a description given here.
+ProjectId = Annotated[str, Field(pattern=PROJECT_ID_PATTERN)]
+ImageId = Annotated[str | None, Field(pattern=IMAGE_ID_PATTERN)]
 
 
 def _run_name() -> str:
@@ -213,8 +207,21 @@ def _end_in_error(job: BuildJob, failure: ImageBuildError, logs_delivered: bool)
 def create_fpga_image(
     image: FpgaImageRequest, project_id: ProjectId, image_id: ImageId = None
 ) -> str | State[str]:
-    """Returns the image id; the image ends `active`, or `error` with `CODE: text` as message
-    (or, on a host without its Vivado, goes back to the dispatcher)."""
+    """Build one FPGA image; it ends `active`, or `error` with `CODE: text` as its message.
+
+    Args:
+        image: The request, as in the cloud API's `fpga_image` object: where the DCP tarball is
+            in the project's bucket (`bucket:key.tar`), the image's name, and optionally a
+            directory for the log tarball and a description. Example: `{"dcp_location":
+            "obs-fpga:vu9p/fpga-vu9p-dcp.tar", "name": "fpga-image-test", "log_directory":
+            "vu9p/log"}`.
+        project_id: The tenant's project (32 lowercase hex digits); its storage and quota apply.
+        image_id: Leave empty to register a new image for this run. The API's dispatcher sets it
+            to the image it registered.
+
+    Returns the image id (or, on a host without the image's Vivado, hands the image back to the
+    dispatcher, which starts its build on the right queue).
+    """
     job = validate(image, project_id, image_id)
     try:
         _, failure, interruption = _build(job)

@@ -13,7 +13,7 @@ from afs.models import IMAGE_ID_PATTERN
 from afs.orchestration.deletion import delete_image
 from afs.settings import get_settings
 
-ImageId = Annotated[str, Field(pattern=IMAGE_ID_PATTERN, description="the image to delete")]
+ImageId = Annotated[str, Field(pattern=IMAGE_ID_PATTERN)]  # described in the docstring
 
 
 def _back_to_outbox(flow: object, flow_run: FlowRun, state: State) -> None:
@@ -35,7 +35,14 @@ def _back_to_outbox(flow: object, flow_run: FlowRun, state: State) -> None:
     on_crashed=[_back_to_outbox],
 )
 def delete_fpga_image(image_id: ImageId) -> bool:
-    """True if this run removed the image; False if it was gone already."""
+    """Remove an image marked deleting: its file in the image store, then its record.
+
+    Args:
+        image_id: The image to delete (32 lowercase hex digits). The dispatcher starts this run
+            once the API has marked the image deleting.
+
+    Returns True if this run removed the image; False if it was gone already.
+    """
     removed = delete_image(default_catalog(), get_settings(), image_id)
     get_run_logger().info("image %s %s", image_id, "deleted" if removed else "was already gone")
     return removed

@@ -9,6 +9,7 @@ from prefect.exceptions import ObjectNotFound
 
 from afs.catalog import default_catalog
 from afs.orchestration.lifecycle import deliver_ended_run_logs
+from afs.orchestration.naming import name_this_run
 from afs.orchestration.reconcile import RunState, reconcile_images
 
 
@@ -25,4 +26,5 @@ def read_run_state(flow_run_id: str) -> RunState | None:
 def reconcile_fpga_images() -> int:
     changed = reconcile_images(default_catalog(), read_run_state, deliver_ended_run_logs)
     get_run_logger().info("%d image(s) brought in line with their runs", changed)
+    name_this_run(f"reconcile: {changed} changed")
     return changed

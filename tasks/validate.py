@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from prefect import get_client
 from prefect.runtime import flow_run
 
 from afs.build.steps import BuildJob, job_for_image
@@ -8,18 +7,8 @@ from afs.catalog import default_catalog
 from afs.errors import AfsError
 from afs.models import FpgaImageRequest
 from afs.orchestration.dispatch import run_tags
+from afs.orchestration.naming import name_this_run
 from tasks import build_step
-
-
-def _label_this_run(project_id: str, image_id: str) -> None:
-    """Name and tag the run after its image, however it was started (a run from the UI may
-    learn its image id only now)."""
-    with get_client(sync_client=True) as client:
-        client.update_flow_run(
-            flow_run.id,
-            name=f"image-{image_id}",
-            tags=sorted({*flow_run.tags, *run_tags(project_id, image_id)}),
-        )
 
 
 # Refusals (a run that may not build, a project over its quota) say why in their own words.
@@ -39,5 +28,6 @@ def validate(image: FpgaImageRequest, project_id: str, image_id: str | None) -> 
         record = catalog.register(project_id, image)
         catalog.record_attempt(record.id, run_id)
         job = BuildJob(image_id=record.id, project_id=project_id, request=image)
-    _label_this_run(project_id, job.image_id)
+    # However the run was started (a run from the UI may learn its image id only now).
+    name_this_run(f"image-{job.image_id}", run_tags(project_id, job.image_id))
     return job

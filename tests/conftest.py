@@ -49,6 +49,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.servers)
 
 
+@pytest.fixture(autouse=True)
+def _no_status_events_without_prefect(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Importing `flows` has this process publish image status changes to Prefect; a test
+    without the session's servers has no Prefect to publish to."""
+    if request.node.get_closest_marker("servers") is None:
+        from afs.catalog import store
+
+        monkeypatch.setattr(store, "_status_observers", [])
+
+
 @pytest.fixture(scope="session")
 def session_dir() -> Path:
     return _SESSION_DIR

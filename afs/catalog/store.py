@@ -8,9 +8,10 @@ or the queries is SQLite-only. Every status change is one conditional UPDATE, so
 from __future__ import annotations
 
 import fcntl
+import logging
 import threading
 import uuid
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from functools import cache
@@ -68,6 +69,8 @@ _status = fpga_images.c.status
 _UNFINISHED = sorted(status.value for status in IN_CREATION | {ImageStatus.DELETING})
 _DELETABLE = sorted(status.value for status in FINISHED)
 
+log = logging.getLogger(__name__)
+
 
 class ClientToken(NamedTuple):
     """An X-Client-Token and the digest of the request it came with (idempotent creates)."""
@@ -105,6 +108,29 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_begin(connection: Connection) -> None:
         writes = connection.get_execution_options().get("afs_writes", False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
+
+
+# Told of every image whose status a write of this process changed: (status before, the record
+# after; None before for a new image). The orchestration layer publishes them as Prefect events.
+StatusObserver = Callable[[ImageStatus | None, ImageRecord], None]
+_status_observers: list[StatusObserver] = []
+
+
+def observe_status_changes(observer: StatusObserver) -> None:
+    """Have `observer` told of each status change this process writes (once, however often
+    installed)."""
+    if observer not in _status_observers:
+        _status_observers.append(observer)
+
+
+def _status_changed(before: str | None, record: ImageRecord) -> None:
+    if before == record.status.value:
+        return
+    for observer in _status_observers:
+        try:
+            observer(None if before is None else ImageStatus(before), record)
+        except Exception:
+            log.warning("a status observer failed for image %s", record.id, exc_info=True)
 
 
 class Catalog:
@@ -239,7 +265,9 @@ class Catalog:
                                 created_at=now,
                             )
                         )
-                return _record(row)
+                record = _record(row)
+                _status_changed(None, record)
+                return record
             except IntegrityError:
                 with self._read() as connection:
                     if connection.scalar(select(fpga_images.c.id).filter_by(id=image_id)):
@@ -643,9 +671,10 @@ class Catalog:
         )
         try:
             with self.write() as connection:
-                row = connection.execute(statement).one_or_none()
-                if row is None and not connection.scalar(select(_status).filter_by(id=image_id)):
+                before = connection.scalar(select(_status).filter_by(id=image_id))
+                if before is None:
                     raise ImageNotFound(image_id)
+                row = connection.execute(statement).one_or_none()
         except IntegrityError:
             # Back into creation (reprocessing) while the project has another image in creation.
             project_id = self.get(image_id).project_id
@@ -653,7 +682,11 @@ class Catalog:
             if holder is None:
                 raise
             raise QuotaExceeded(project_id, holder) from None
-        return None if row is None else _record(row)
+        if row is None:
+            return None
+        record = _record(row)
+        _status_changed(before, record)
+        return record
 
     def _in_creation(self, project_id: str) -> str | None:
         """The id of the project's image holding the quota, if any."""

@@ -60,11 +60,16 @@ def run_parameters(record: ImageRecord) -> dict[str, Any]:
     }
 
 
+# Publishes a status the API wrote (initialing, deleting) as its image leaves the outbox.
+Announce = Callable[[ImageRecord], object]
+
+
 def dispatch_pending(
     catalog: Catalog,
     start_run: Callable[[ImageRecord], StartedRun],
     limit: int = 100,
     deliver_logs: DeliverLogs | None = None,
+    announce: Announce | None = None,
 ) -> int:
     """Start a run for each image awaiting one; returns how many were started.
 
@@ -74,6 +79,8 @@ def dispatch_pending(
     """
     started = 0
     for record in catalog.awaiting_dispatch(limit):
+        if announce is not None and record.requeues == 0:
+            announce(record)  # a new image from the API; requeues were published as written
         try:
             run = start_run(record)
         except StartRefused as exc:
@@ -164,11 +171,16 @@ def delete_idempotency_key(record: ImageRecord) -> str:
 
 
 def dispatch_deletes(
-    catalog: Catalog, start_run: Callable[[ImageRecord], StartedRun], limit: int = 100
+    catalog: Catalog,
+    start_run: Callable[[ImageRecord], StartedRun],
+    limit: int = 100,
+    announce: Announce | None = None,
 ) -> int:
     """Start a delete run for each image marked deleting that has none; returns how many."""
     started = 0
     for record in catalog.awaiting_delete(limit):
+        if announce is not None:
+            announce(record)
         try:
             run = start_run(record)
         except StartRefused as exc:
@@ -201,6 +213,7 @@ def run_dispatcher(
     stop: threading.Event,
     interval: float = 1.0,
     deliver_logs: DeliverLogs | None = None,
+    announce: Announce | None = None,
 ) -> None:
     """Dispatch creates and deletes every `interval` seconds until `stop` is set.
 
@@ -208,8 +221,8 @@ def run_dispatcher(
     """
     while not stop.is_set():
         try:
-            dispatch_pending(catalog, start_create, deliver_logs=deliver_logs)
-            dispatch_deletes(catalog, start_delete)
+            dispatch_pending(catalog, start_create, deliver_logs=deliver_logs, announce=announce)
+            dispatch_deletes(catalog, start_delete, announce=announce)
         except Exception:
             log.exception("dispatch round failed; trying again")
         stop.wait(interval)
@@ -224,10 +237,12 @@ def start_dispatcher(
     live, so it talks to the same Prefect server as its caller.
     """
     from afs.catalog import default_catalog
+    from afs.orchestration.events import publish_status, publish_status_changes
     from afs.orchestration.routing import queue_for
     from afs.settings import get_settings
 
     settings = get_settings()
+    publish_status_changes()
     stop = threading.Event()
     thread = threading.Thread(
         target=contextvars.copy_context().run,
@@ -239,6 +254,7 @@ def start_dispatcher(
             stop,
             interval,
             deliver_ended_run_logs,
+            lambda record: publish_status(None, record),
         ),
         name="afs-dispatcher",
         daemon=True,

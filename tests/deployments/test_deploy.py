@@ -93,3 +93,14 @@ def test_deploying_again_updates_the_licence_limit_and_duplicates_nothing(
     queues_after = client.read_work_queues(work_pool_name="fpga-builders")
     assert sorted(q.name for q in queues_after) == sorted(q.name for q in queues_before)
     assert len(client.read_automations_by_name(ZOMBIE_AUTOMATION)) == 1
+
+
+@pytest.mark.parametrize("name", ["create-fpga-image", "delete-fpga-image"])
+def test_every_parameter_of_the_form_explains_itself(client: SyncPrefectClient, name: str) -> None:
+    schema = client.read_deployment_by_name(f"{name}/{name}").parameter_openapi_schema
+    for parameter, field in schema["properties"].items():
+        assert field.get("title"), parameter
+        assert field.get("description"), f"{name}: {parameter} has no description"
+    if name == "create-fpga-image":
+        request = schema["definitions"]["FpgaImageRequest"]["properties"]
+        assert all(field.get("examples") for field in request.values()), "an example each"
