@@ -18,7 +18,7 @@ from afs.build.logbundle import BuildOutcome
 from afs.build.steps import BuildJob, ImageFile, MisroutedBuild, image_metadata
 from afs.build.workspace import Workspace
 from afs.catalog import default_catalog
-from afs.errors import FailureCause, ImageBuildError
+from afs.errors import AfsError, FailureCause, ImageBuildError
 from afs.models import IMAGE_ID_PATTERN, PROJECT_ID_PATTERN, FpgaImageRequest
 from afs.orchestration.farm import build_queue
 from afs.orchestration.lifecycle import deliver_ended_run_logs, record_run_state
@@ -67,6 +67,22 @@ def _record_cancellation(flow: object, flow_run: FlowRun, state: State) -> None:
     """Hook: Prefect calls it with the CANCELLING state, which alone would read as a build still
     going; by now the run's process is stopped, so the image ends CANCELLED."""
     _record(flow_run, StateType.CANCELLED, state.message)
+
+
+class _FailuresWithoutTracebacks(logging.Filter):
+    """A step or run that failed on purpose (an AfsError: the tenant's cause, or the neutral
+    INTERNAL_ERROR whose details went to the operators' log) is logged by Prefect as its message
+    alone: the run's log reads as a failure, not as a crash of the factory."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], AfsError):
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+for _run_logger in ("prefect.flow_runs", "prefect.task_runs"):
+    logging.getLogger(_run_logger).addFilter(_FailuresWithoutTracebacks())
 
 
 class _PipelineLogFormatter(logging.Formatter):

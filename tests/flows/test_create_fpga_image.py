@@ -517,6 +517,44 @@ def run_log_of(flow_run_id: str) -> str:
     return "\n".join(read_run_log(flow_run_id))
 
 
+def raw_run_log(flow_run_id: str) -> list[str]:
+    """Every record Prefect kept for the run, whole (as the UI shows it)."""
+    from uuid import UUID
+
+    from prefect import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+    from prefect.logging.handlers import APILogWorker
+
+    APILogWorker.drain_all(timeout=5)
+    only_this_run = LogFilter(flow_run_id=LogFilterFlowRunId(any_=[UUID(flow_run_id)]))
+    with get_client(sync_client=True) as client:
+        return [record.message for record in client.read_logs(log_filter=only_this_run)]
+
+
+@pytest.mark.parametrize("internal", [False, True])
+def test_a_failed_image_reads_as_a_failure_with_no_traceback_in_its_runs_log(
+    tenant: Tenant, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, internal: bool
+) -> None:
+    """A tenant's cause, or the factory's own fault: the run's log says what failed, once per
+    step, and keeps the traceback of neither (the operators' log has the factory's)."""
+    if internal:
+
+        def broken(*args: object, **kwargs: object) -> None:
+            raise RuntimeError("a bug")
+
+        monkeypatch.setattr("afs.build.steps.check_tarball", broken)
+        data = sample_tarball(tmp_path)
+    else:
+        data = b"not a tar at all"
+    record = build(tenant, data)
+
+    cause = FailureCause.INTERNAL_ERROR if internal else FailureCause.CORRUPT_ARCHIVE
+    assert_failed_with(tenant, record, cause)
+    messages = raw_run_log(record.flow_run_id)
+    assert any(cause.value in message for message in messages)
+    assert not [message for message in messages if "Traceback" in message]
+
+
 def test_an_unexpected_exception_shows_its_type_but_never_its_text(
     tenant: Tenant, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
