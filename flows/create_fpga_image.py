@@ -11,7 +11,7 @@ from prefect import flow, get_client, get_run_logger
 from prefect.client.schemas.objects import FlowRun, State, StateType
 from prefect.exceptions import TerminationSignal
 from prefect.runtime import flow_run as current_run
-from prefect.states import Completed
+from prefect.states import Completed, Failed
 from pydantic import Field
 
 from afs.build.logbundle import BuildOutcome
@@ -22,6 +22,7 @@ from afs.errors import AfsError, FailureCause, ImageBuildError
 from afs.models import IMAGE_ID_PATTERN, PROJECT_ID_PATTERN, FpgaImageRequest
 from afs.orchestration.farm import build_queue
 from afs.orchestration.lifecycle import deliver_ended_run_logs, record_run_state
+from afs.orchestration.naming import name_this_run
 from afs.settings import get_settings
 from tasks import contained
 from tasks.check_archive import check_archive
@@ -40,8 +41,14 @@ ImageId = Annotated[str | None, Field(pattern=IMAGE_ID_PATTERN)]
 
 
 def _run_name() -> str:
+    """`image-<id>`; a run from the form that has yet to register its image is named after its
+    project until it has (tasks.validate)."""
     image_id = current_run.parameters.get("image_id")
-    return f"image-{image_id}" if image_id else "image-new"
+    return (
+        f"image-{image_id}"
+        if image_id
+        else f"registering-image-{current_run.parameters['project_id']}"
+    )
 
 
 def _record(flow_run: FlowRun, state_type: StateType, message: str | None) -> None:
@@ -192,6 +199,14 @@ def _attempt_in_workspace(job: BuildJob) -> _Attempt:
 _build = contained(_attempt_in_workspace, expected=(ImageBuildError, MisroutedBuild))
 
 
+def _refuse(project_id: str, image_id: str | None, refusal: AfsError) -> State[str]:
+    """A run that may not build (unknown project or image, the project's quota taken) ends
+    Failed saying why, tagged with what it was given, and leaves no image behind."""
+    tags = [f"project:{project_id}", *([f"image:{image_id}"] if image_id else [])]
+    name_this_run(current_run.name or _run_name(), tags)
+    return Failed(message=f"refused: {refusal}", data=refusal)
+
+
 def _hand_back(job: BuildJob, misrouted: MisroutedBuild) -> State[str]:
     """Give the image back to the dispatcher, which starts its build on the right queue."""
     queue = build_queue(misrouted.tool_version)
@@ -238,7 +253,10 @@ def create_fpga_image(
     Returns the image id (or, on a host without the image's Vivado, hands the image back to the
     dispatcher, which starts its build on the right queue).
     """
-    job = validate(image, project_id, image_id)
+    try:
+        job = validate(image, project_id, image_id)
+    except AfsError as refusal:
+        return _refuse(project_id, image_id, refusal)
     try:
         _, failure, interruption = _build(job)
         logs_delivered = True

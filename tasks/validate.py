@@ -8,6 +8,8 @@ from afs.errors import AfsError
 from afs.models import FpgaImageRequest
 from afs.orchestration.dispatch import run_tags
 from afs.orchestration.naming import name_this_run
+from afs.settings import get_settings
+from afs.tenants import load_tenant
 from tasks import build_step
 
 
@@ -25,6 +27,8 @@ def validate(image: FpgaImageRequest, project_id: str, image_id: str | None) -> 
     if image_id is not None:
         job = job_for_image(catalog.get(image_id), project_id, image, run_id)
     else:
+        # A project without storage could never build: refused before it has an image.
+        load_tenant(get_settings(), project_id)
         record = catalog.register(project_id, image)
         catalog.record_attempt(record.id, run_id)
         job = BuildJob(image_id=record.id, project_id=project_id, request=image)

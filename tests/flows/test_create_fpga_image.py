@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import tarfile
+import uuid
 from pathlib import Path
 
 import pytest
@@ -292,6 +293,46 @@ def test_a_ui_run_is_refused_while_the_project_has_an_image_in_creation(
     with pytest.raises(QuotaExceeded, match=waiting.id):
         state.result()
     assert default_catalog().list_images(tenant.project_id)[0] == 1
+
+
+def run_of(state) -> object:
+    from prefect import get_client
+
+    with get_client(sync_client=True) as client:
+        return client.read_flow_run(state.state_details.flow_run_id)
+
+
+@pytest.mark.parametrize("case", ["unknown-project", "missing-image", "quota-taken"])
+def test_bad_form_input_is_refused_saying_why_tagged_and_leaving_no_image(
+    tenant: Tenant, tmp_path: Path, case: str
+) -> None:
+    tenant.put(DCP_KEY, sample_tarball(tmp_path))
+    project_id, image_id = tenant.project_id, None
+    if case == "unknown-project":
+        project_id = uuid.uuid4().hex  # no storage is configured for it
+    elif case == "missing-image":
+        image_id = uuid.uuid4().hex
+    else:
+        default_catalog().register(tenant.project_id, tenant.request(DCP_KEY))
+    images_before = default_catalog().list_images(project_id)[0]
+
+    state = create_fpga_image(
+        image=tenant.request(DCP_KEY), project_id=project_id, image_id=image_id, return_state=True
+    )
+
+    assert state.is_failed()
+    assert state.message.startswith("refused: "), state.message
+    expected = {
+        "unknown-project": "no storage",
+        "missing-image": f"image {image_id} not found",
+        "quota-taken": "already has image",
+    }[case]
+    assert expected in state.message
+    run = run_of(state)
+    assert f"project:{project_id}" in run.tags
+    if image_id:
+        assert f"image:{image_id}" in run.tags
+    assert default_catalog().list_images(project_id)[0] == images_before, "no image left behind"
 
 
 def test_parameters_that_do_not_match_the_catalog_are_refused(
