@@ -125,3 +125,36 @@ def test_a_build_publishes_each_status_with_its_run_and_project(
             f"prefect.flow-run.{record.flow_run_id}"
         ]
     assert events[-1].payload == {"from": "creating", "message": None}
+
+
+def test_an_automation_can_pick_out_lost_builds_by_their_cause(catalog: Catalog) -> None:
+    """The README's example automation: errors whose cause is WORKER_CRASHED, no others."""
+    from datetime import UTC, datetime
+
+    from prefect.events.schemas.automations import EventTrigger as ClientTrigger
+    from prefect.events.schemas.automations import Posture
+    from prefect.server.events.schemas.automations import EventTrigger
+    from prefect.server.events.schemas.events import ReceivedEvent
+
+    trigger = EventTrigger.model_validate(
+        ClientTrigger(
+            expect={"afs.fpga-image.error"},
+            match={"afs.cause": "WORKER_CRASHED"},
+            posture=Posture.Reactive,
+            threshold=1,
+        ).model_dump()
+    )
+
+    def error_event(message: str) -> ReceivedEvent:
+        image = catalog.register(uuid.uuid4().hex, REQUEST)
+        failed = catalog.mark_error(image.id, message)
+        assert failed is not None
+        return ReceivedEvent(
+            occurred=datetime.now(UTC),
+            event="afs.fpga-image.error",
+            resource=image_resource(failed),
+            id=uuid.uuid4(),
+        )
+
+    assert trigger.covers(error_event("WORKER_CRASHED: no heartbeat for 300 s"))
+    assert not trigger.covers(error_event("CORRUPT_ARCHIVE: not a tar"))
