@@ -31,11 +31,18 @@ HEARTBEAT_SECONDS = 30  # PREFECT_FLOWS_HEARTBEAT_FREQUENCY of every build run (
 ZOMBIE_AUTOMATION = "afs: crash flow runs whose heartbeats stopped"
 NEVER_STARTED_AUTOMATION = "afs: crash flow runs whose worker died starting them"
 MISSED_RUNS_AUTOMATION = "afs: cancel maintenance runs that missed their time"
-# Only the factory's image runs: other flows on the server keep their own rules.
-_IMAGE_RUNS = ResourceSpecification(
+# Only the factory's runs: other flows on the server keep their own rules. Maintenance runs are
+# watched too: a reconcile lost with its host would hold its deployment's one concurrency slot,
+# and every later reconcile would be cancelled as colliding with it.
+_FACTORY_RUNS = ResourceSpecification(
     {
         "prefect.resource.role": "flow",
-        "prefect.resource.name": [create_fpga_image.name, delete_fpga_image.name],
+        "prefect.resource.name": [
+            create_fpga_image.name,
+            delete_fpga_image.name,
+            reconcile_fpga_images.name,
+            reprocess_fpga_images.name,
+        ],
     }
 )
 
@@ -44,7 +51,7 @@ def zombie_automation(after: timedelta) -> Automation:
     """Crash a run that sent no heartbeat for `after` (the setting AFS_ZOMBIE_AFTER_SECONDS)."""
     return Automation(
         name=ZOMBIE_AUTOMATION,
-        description="Marks build runs Crashed when their worker died; reconcile frees the quota.",
+        description="Marks factory runs Crashed when their worker died; reconcile frees the quota.",
         trigger=EventTrigger(
             after={"prefect.flow-run.heartbeat"},
             expect={
@@ -55,7 +62,7 @@ def zombie_automation(after: timedelta) -> Automation:
                 "prefect.flow-run.Crashed",
             },
             match=ResourceSpecification({"prefect.resource.id": ["prefect.flow-run.*"]}),
-            match_related=_IMAGE_RUNS,
+            match_related=_FACTORY_RUNS,
             for_each={"prefect.resource.id"},
             posture=Posture.Proactive,
             threshold=1,
@@ -75,7 +82,7 @@ def never_started_automation(after: timedelta) -> Automation:
     `after`: its worker died before the run's process did, and no heartbeat will ever come."""
     return Automation(
         name=NEVER_STARTED_AUTOMATION,
-        description="Marks build runs Crashed when their worker died while starting them.",
+        description="Marks factory runs Crashed when their worker died while starting them.",
         trigger=EventTrigger(
             after={"prefect.flow-run.Pending"},
             expect={
@@ -87,7 +94,7 @@ def never_started_automation(after: timedelta) -> Automation:
                 "prefect.flow-run.Crashed",
             },
             match=ResourceSpecification({"prefect.resource.id": ["prefect.flow-run.*"]}),
-            match_related=_IMAGE_RUNS,
+            match_related=_FACTORY_RUNS,
             for_each={"prefect.resource.id"},
             posture=Posture.Proactive,
             threshold=1,
