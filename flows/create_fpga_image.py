@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, NamedTuple
@@ -16,10 +17,12 @@ from pydantic import Field
 
 from afs.build.logbundle import BuildOutcome
 from afs.build.steps import BuildJob, ImageFile, MisroutedBuild, image_metadata
+from afs.build.summary import BuildSummary, StepTime
 from afs.build.workspace import Workspace
 from afs.catalog import default_catalog
 from afs.errors import AfsError, FailureCause, ImageBuildError
 from afs.models import IMAGE_ID_PATTERN, PROJECT_ID_PATTERN, FpgaImageRequest
+from afs.orchestration.artifacts import publish_summary
 from afs.orchestration.farm import build_queue
 from afs.orchestration.lifecycle import deliver_ended_run_logs, record_run_state
 from afs.orchestration.naming import name_this_run
@@ -131,14 +134,32 @@ def _cause_of_interruption() -> FailureCause:
     return FailureCause.CANCELLED if cancelling else FailureCause.WORKER_CRASHED
 
 
-def _attempt_build(job: BuildJob, workspace: Workspace) -> _Attempt:
+@contextmanager
+def _timed(summary: BuildSummary, step: str) -> Iterator[None]:
+    started = time.monotonic()
     try:
-        fetch_dcp(job, workspace)
-        checked = check_archive(workspace)
-        script = render_tcl(job, workspace, checked)
-        vivado_run = run_vivado(workspace, checked)
+        yield
+    finally:
+        summary.steps.append(StepTime(step=step, seconds=round(time.monotonic() - started, 3)))
+
+
+def _attempt_build(job: BuildJob, workspace: Workspace, summary: BuildSummary) -> _Attempt:
+    try:
+        with _timed(summary, "fetch-dcp"):
+            fetch_dcp(job, workspace)
+        with _timed(summary, "check-archive"):
+            checked = check_archive(workspace)
+        summary.record_input(checked)
+        with _timed(summary, "render-tcl"):
+            script = render_tcl(job, workspace, checked)
+        with _timed(summary, "run-vivado"):
+            vivado_run = run_vivado(workspace, checked, job.image_id)
+        summary.record_vivado(vivado_run)
         metadata = image_metadata(job, checked, vivado_run)
-        return _Attempt(image_file=upload_image(job, workspace, metadata, script.partial_bin))
+        with _timed(summary, "upload-image"):
+            image_file = upload_image(job, workspace, metadata, script.partial_bin)
+        summary.image_file = image_file.location
+        return _Attempt(image_file=image_file)
     except ImageBuildError as exc:
         return _Attempt(failure=exc)
     except TerminationSignal as exc:
@@ -153,6 +174,7 @@ def _deliver_logs(
     workspace: Workspace,
     image_file: ImageFile | None,
     failure: ImageBuildError | None,
+    summary: BuildSummary,
 ) -> ImageBuildError | None:
     """Pack and upload the log tarball; returns the build's failure, or the upload's."""
     with _pipeline_log(workspace):
@@ -160,7 +182,10 @@ def _deliver_logs(
             get_run_logger().error("%s", failure.message)
         tarball = package_logs(workspace, BuildOutcome.of(job.image_id, failure))
     try:
-        upload_logs(job, tarball)
+        with _timed(summary, "upload-logs"):
+            upload_logs(job, tarball)
+        request = job.request
+        summary.log_tarball = f"{request.dcp_bucket}:{request.log_tarball_key(job.image_id)}"
     except ImageBuildError as exc:
         # A build that failed keeps its own cause; a good build without its logs is an error,
         # and its image file must not stay in the store with no image to own it.
@@ -170,11 +195,11 @@ def _deliver_logs(
     return failure
 
 
-def _finish(job: BuildJob, workspace: Workspace) -> _Attempt:
+def _build_and_deliver(job: BuildJob, workspace: Workspace, summary: BuildSummary) -> _Attempt:
     """Build, deliver the logs, and make the image active; what failed, if anything."""
     with _pipeline_log(workspace):
-        image_file, failure, interruption = _attempt_build(job, workspace)
-    failure = _deliver_logs(job, workspace, image_file, failure)
+        image_file, failure, interruption = _attempt_build(job, workspace, summary)
+    failure = _deliver_logs(job, workspace, image_file, failure, summary)
     if failure is not None or image_file is None:
         return _Attempt(failure=failure, interruption=interruption)
     try:
@@ -182,8 +207,19 @@ def _finish(job: BuildJob, workspace: Workspace) -> _Attempt:
     except ImageBuildError as exc:
         # The tarball says `active` and the store holds the file: neither may stay so.
         discard_image(job, image_file)
-        return _Attempt(failure=_deliver_logs(job, workspace, None, exc))
+        return _Attempt(failure=_deliver_logs(job, workspace, None, exc, summary))
     return _Attempt(image_file=image_file)
+
+
+def _finish(job: BuildJob, workspace: Workspace) -> _Attempt:
+    """The attempt, then its summary published as the run's artifacts, whatever its end."""
+    summary = BuildSummary(image_id=job.image_id, request=job.request)
+    attempt = _build_and_deliver(job, workspace, summary)
+    summary.record_reports(workspace.reports_dir)
+    if attempt.failure is not None:
+        summary.failure, summary.image_file = attempt.failure.message, None  # discarded
+    publish_summary(summary)
+    return attempt
 
 
 def _attempt_in_workspace(job: BuildJob) -> _Attempt:

@@ -727,3 +727,57 @@ def test_a_run_on_a_host_without_its_vivado_hands_the_image_back(
     assert not listed.get("Contents"), "no log tarball: the image has not finished"
     # Out of the outbox again: no dispatcher of this test session is to build it.
     default_catalog().set_status(record.id, ImageStatus.ERROR, message="CANCELLED: test over")
+
+
+def artifacts_of(image_id: str) -> dict[str, object]:
+    """The image's artifacts by key, as the Artifacts page lists them."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    keys = [f"image-{image_id}{suffix}" for suffix in ("", "-steps", "-logs", "-progress")]
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=keys))
+        )
+    return {artifact.key: artifact for artifact in found}
+
+
+def test_a_built_image_publishes_its_summary_steps_logs_and_progress(
+    tenant: Tenant, tmp_path: Path
+) -> None:
+    record = build(tenant, sample_tarball(tmp_path), log_directory="vu9p/log")
+    assert record.status is ImageStatus.ACTIVE, record.message
+
+    artifacts = artifacts_of(record.id)
+
+    summary = artifacts[f"image-{record.id}"]
+    assert summary.type == "markdown"
+    for expected in (
+        "**Built**",
+        f"- DCP tarball: `{tenant.bucket}:{DCP_KEY}`",
+        "- shell_id: `0x01010029`",
+        "- part: `xcvu9p-flgb2104-2-i`",
+        "- DCP sha256 matches the manifest",
+        "worst setup slack (WNS)",
+        "| CLB LUTs |",
+        f"- log tarball: `{tenant.bucket}:vu9p/log/{record.id}_log.tar`",
+        f"- image file: `{record.metadata['image_file']}`",
+    ):
+        assert expected in summary.data, expected
+    steps = artifacts[f"image-{record.id}-steps"]
+    assert steps.type == "table"
+    assert [row["step"] for row in json.loads(steps.data)] == [
+        "fetch-dcp", "check-archive", "render-tcl", "run-vivado", "upload-image", "upload-logs"
+    ]  # fmt: skip
+    assert artifacts[f"image-{record.id}-logs"].type == "markdown"  # a link is markdown
+    progress = artifacts[f"image-{record.id}-progress"]
+    assert (progress.type, progress.data) == ("progress", 100.0)
+
+
+def test_a_failed_image_summary_leads_with_its_cause(tenant: Tenant) -> None:
+    record = build(tenant, b"not a tar at all")
+
+    summary = artifacts_of(record.id)[f"image-{record.id}"]
+
+    assert summary.data.splitlines()[2].startswith("**Failed: CORRUPT_ARCHIVE** — ")
+    assert summary.description == record.message
