@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-load test-fast test-shuffled lint bench clean
+.PHONY: demo test test-load test-fast test-shuffled lint bench screenshots clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required"'
@@ -45,6 +45,10 @@ lint: $(STAMP)
 # Every benchmark in bench/, one after another (under 15 minutes); writes bench/RESULTS.md.
 bench: $(STAMP)
 	$(BIN)/python -m bench.run_all
+
+# The README's pictures of the Prefect UI (headless Chromium; apt-get installs it if missing).
+screenshots: $(STAMP)
+	$(BIN)/python -m afs.devstack.screenshots
 
 clean:
 	rm -rf $(VENV) .afs-demo
