@@ -302,5 +302,8 @@ def create_fpga_image(
         failure, interruption, logs_delivered = exc, None, False
     if failure is not None:
         _end_in_error(job, failure, logs_delivered)
-        raise interruption or failure
+        if interruption is not None:
+            raise interruption  # Prefect ends the run Crashed or Cancelled, as it was stopped
+        # Failed with the image's own `CODE: text` as the run's state message.
+        return Failed(message=failure.message, data=failure)
     return job.image_id

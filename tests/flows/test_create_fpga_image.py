@@ -558,6 +558,15 @@ def run_log_of(flow_run_id: str) -> str:
     return "\n".join(read_run_log(flow_run_id))
 
 
+def run_of_image(record: ImageRecord):
+    from uuid import UUID
+
+    from prefect import get_client
+
+    with get_client(sync_client=True) as client:
+        return client.read_flow_run(UUID(record.flow_run_id))
+
+
 def raw_run_log(flow_run_id: str) -> list[str]:
     """Every record Prefect kept for the run, whole (as the UI shows it)."""
     from uuid import UUID
@@ -591,6 +600,8 @@ def test_a_failed_image_reads_as_a_failure_with_no_traceback_in_its_runs_log(
 
     cause = FailureCause.INTERNAL_ERROR if internal else FailureCause.CORRUPT_ARCHIVE
     assert_failed_with(tenant, record, cause)
+    run = run_of_image(record)
+    assert (run.state.type.value, run.state.message) == ("FAILED", record.message)
     messages = raw_run_log(record.flow_run_id)
     assert any(cause.value in message for message in messages)
     assert not [message for message in messages if "Traceback" in message]
