@@ -82,14 +82,14 @@ def _parent(pid: int) -> int:
         return -1
 
 
-def _vivados() -> int:
-    """Vivado (emulator) processes running now, their supervisors not counted."""
+def _vivados(hosts: list[int]) -> int:
+    """Vivado (emulator) processes running now under the farm's hosts, their supervisors not
+    counted (other tests on this machine may run their own)."""
     count = 0
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        with contextlib.suppress(OSError):
-            command = cmdline.read_bytes()
-            if b"afs-vivado-emulator" in command and b"build.tcl" in command:
-                count += b"supervisor" not in command
+    for pid in {member for host in hosts for member in process_tree(host)}:
+        command = _cmdline(pid)
+        if b"afs-vivado-emulator" in command and b"build.tcl" in command:
+            count += b"supervisor" not in command
     return count
 
 
@@ -110,7 +110,7 @@ class Peaks:
         while not self._stop.wait(0.1):
             for name, pid in list(self.hosts.items()):
                 self.builds[name] = max(self.builds[name], _children(pid))
-            self.vivado = max(self.vivado, _vivados())
+            self.vivado = max(self.vivado, _vivados(list(self.hosts.values())))
 
     def __enter__(self) -> Peaks:
         self._thread.start()
