@@ -48,6 +48,9 @@ DCP_KEY = "dcp/design.tar"
 TOOL_VERSIONS = ("2017.2", "2017.4.op")
 HOSTS = {"a": (TOOL_VERSIONS, 2), "b": (("2017.2",), 1)}  # tool versions, --limit
 _BUILD_TAKEN = re.compile(r"Worker '\S+-builds-\d+' submitting flow run '([0-9a-f-]{36})'")
+# Two hosts that poll at once may both try a run: the server lets one have it, and the other's
+# worker logs that it aborted its submission.
+_TAKE_ABORTED = re.compile(r"Aborted submission of flow run '([0-9a-f-]{36})'")
 
 
 def _database(server_url: str, name: str, driver: str) -> str:
@@ -154,11 +157,9 @@ class Farm:
         return process
 
     def runs_taken_by(self, name: str) -> set[str]:
-        """Flow run ids host `name` submitted, from its worker's log."""
+        """Flow run ids host `name` ran, from its worker's log."""
         log = (self.logs / f"farm-host-{name}.log").read_text()
-        return set(
-            re.findall(r"Worker '\S+-builds-\d+' submitting flow run '([0-9a-f-]{36})'", log)
-        )
+        return set(_BUILD_TAKEN.findall(log)) - set(_TAKE_ABORTED.findall(log))
 
     def client(self, tenant: Tenant) -> FactoryClient:
         key = CredentialStore.from_settings(get_settings(), self.catalog).create(tenant.project_id)
