@@ -141,6 +141,24 @@ def _ensure_licence_limit(client: SyncPrefectClient, licences: int) -> None:
         )
 
 
+IMAGE_RUNS_VIEW = "FPGA image runs"
+
+
+def _ensure_image_runs_view(client: SyncPrefectClient) -> None:
+    """A saved filter of the UI's Runs page showing image runs only (create and delete), not
+    the every-minute maintenance runs; a person sets it as their default there."""
+    flows = [client.read_flow_by_name(flow.name) for flow in (create_fpga_image, delete_fpga_image)]
+    view = {
+        "name": IMAGE_RUNS_VIEW,
+        "filters": [
+            {"object": "flowRun", "property": "flow", "type": "", "operation": "",
+             "value": [str(flow.id) for flow in flows]},
+        ],
+    }  # fmt: skip
+    # The UI's own format of a saved filter; a PUT with the same name replaces it.
+    client.request("PUT", "/saved_searches/", json=view).raise_for_status()
+
+
 def deploy_factory(settings: Settings) -> list[str]:
     """Create or update everything on the current Prefect server; the deployments' names."""
     from prefect import get_client
@@ -165,5 +183,7 @@ def deploy_factory(settings: Settings) -> list[str]:
     for deployment in factory_deployments(settings):
         deployment.apply()
         names.append(deployment.full_name)
+    with get_client(sync_client=True) as client:
+        _ensure_image_runs_view(client)
     ensure_automations(settings)
     return names

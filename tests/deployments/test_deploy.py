@@ -4,6 +4,7 @@ licence limit, deployments and automations, and nothing twice when applied again
 from __future__ import annotations
 
 from collections.abc import Iterator
+from uuid import UUID
 
 import pytest
 from prefect.client.orchestration import SyncPrefectClient
@@ -104,3 +105,13 @@ def test_every_parameter_of_the_form_explains_itself(client: SyncPrefectClient, 
     if name == "create-fpga-image":
         request = schema["definitions"]["FpgaImageRequest"]["properties"]
         assert all(field.get("examples") for field in request.values()), "an example each"
+
+
+def test_the_runs_page_has_a_saved_filter_of_image_runs_only(client: SyncPrefectClient) -> None:
+    from deployments import IMAGE_RUNS_VIEW
+
+    views = client.request("POST", "/saved_searches/filter", json={}).json()
+    [view] = [view for view in views if view["name"] == IMAGE_RUNS_VIEW]
+    [flows] = [f["value"] for f in view["filters"] if f["property"] == "flow"]
+    names = {client.read_flow(UUID(flow_id)).name for flow_id in flows}
+    assert names == {"create-fpga-image", "delete-fpga-image"}, "no maintenance runs in the view"
