@@ -26,12 +26,15 @@ from tests.factory import (
     discard_waiting_runs,
     read_log_tarball,
     sample_tarball,
+    settle_undispatched_images,
     wait_for_vivado,
 )
 
 
 @pytest.fixture(scope="module")
 def serving_worker(factory: None, session_dir: Path) -> Iterator[None]:
+    # This module dispatches as the service does: images other tests left would be built too.
+    settle_undispatched_images()
     discard_waiting_runs()
     with worker(session_dir / "logs"):
         yield

@@ -28,6 +28,7 @@ from tests.factory import (
     kill_tree,
     read_log_tarball,
     sample_tarball,
+    settle_undispatched_images,
     wait_for_vivado,
 )
 
@@ -38,6 +39,8 @@ def test_a_lost_build_host_ends_worker_crashed_and_frees_the_quota(
     factory: None, tenant: Tenant, session_dir: Path, tmp_path: Path
 ) -> None:
     tenant.put("dcp/design.tar", sample_tarball(tmp_path, emulator_fault="hang"))
+    # Images other tests left undispatched would be dispatched with this one and built first.
+    settle_undispatched_images()
     image = default_catalog().register(tenant.project_id, tenant.request("dcp/design.tar"))
     discard_waiting_runs()
     with worker(session_dir / "logs") as host:
