@@ -47,66 +47,57 @@ _FACTORY_RUNS = ResourceSpecification(
 )
 
 
-def zombie_automation(after: timedelta) -> Automation:
-    """Crash a run that sent no heartbeat for `after` (the setting AFS_ZOMBIE_AFTER_SECONDS)."""
+_ENDED = {
+    "prefect.flow-run.Completed",
+    "prefect.flow-run.Failed",
+    "prefect.flow-run.Cancelled",
+    "prefect.flow-run.Crashed",
+}
+
+
+def _crash_when_silent(
+    name: str, description: str, after_event: str, expect: set[str], within: timedelta, why: str
+) -> Automation:
+    """Crash a factory run that, after `after_event`, sent none of `expect` for `within`."""
     return Automation(
-        name=ZOMBIE_AUTOMATION,
-        description="Marks factory runs Crashed when their worker died; reconcile frees the quota.",
+        name=name,
+        description=description,
         trigger=EventTrigger(
-            after={"prefect.flow-run.heartbeat"},
-            expect={
-                "prefect.flow-run.heartbeat",
-                "prefect.flow-run.Completed",
-                "prefect.flow-run.Failed",
-                "prefect.flow-run.Cancelled",
-                "prefect.flow-run.Crashed",
-            },
+            after={after_event},
+            expect=expect,
             match=ResourceSpecification({"prefect.resource.id": ["prefect.flow-run.*"]}),
             match_related=_FACTORY_RUNS,
             for_each={"prefect.resource.id"},
             posture=Posture.Proactive,
             threshold=1,
-            within=after,
+            within=within,
         ),
-        actions=[
-            ChangeFlowRunState(
-                state=StateType.CRASHED,
-                message=f"no heartbeat for {after.total_seconds():g} s: the worker died",
-            )
-        ],
+        actions=[ChangeFlowRunState(state=StateType.CRASHED, message=why)],
+    )
+
+
+def zombie_automation(after: timedelta) -> Automation:
+    """Crash a run that sent no heartbeat for `after` (the setting AFS_ZOMBIE_AFTER_SECONDS)."""
+    return _crash_when_silent(
+        ZOMBIE_AUTOMATION,
+        "Marks factory runs Crashed when their worker died; reconcile frees the quota.",
+        "prefect.flow-run.heartbeat",
+        {"prefect.flow-run.heartbeat", *_ENDED},
+        after,
+        f"no heartbeat for {after.total_seconds():g} s: the worker died",
     )
 
 
 def never_started_automation(after: timedelta) -> Automation:
     """Crash a run that went Pending (a worker took it) but never started running within
     `after`: its worker died before the run's process did, and no heartbeat will ever come."""
-    return Automation(
-        name=NEVER_STARTED_AUTOMATION,
-        description="Marks factory runs Crashed when their worker died while starting them.",
-        trigger=EventTrigger(
-            after={"prefect.flow-run.Pending"},
-            expect={
-                "prefect.flow-run.Running",
-                "prefect.flow-run.Scheduled",
-                "prefect.flow-run.Completed",
-                "prefect.flow-run.Failed",
-                "prefect.flow-run.Cancelled",
-                "prefect.flow-run.Crashed",
-            },
-            match=ResourceSpecification({"prefect.resource.id": ["prefect.flow-run.*"]}),
-            match_related=_FACTORY_RUNS,
-            for_each={"prefect.resource.id"},
-            posture=Posture.Proactive,
-            threshold=1,
-            within=after,
-        ),
-        actions=[
-            ChangeFlowRunState(
-                state=StateType.CRASHED,
-                message=f"not started {after.total_seconds():g} s after a worker took it: "
-                "the worker died",
-            )
-        ],
+    return _crash_when_silent(
+        NEVER_STARTED_AUTOMATION,
+        "Marks factory runs Crashed when their worker died while starting them.",
+        "prefect.flow-run.Pending",
+        {"prefect.flow-run.Running", "prefect.flow-run.Scheduled", *_ENDED},
+        after,
+        f"not started {after.total_seconds():g} s after a worker took it: the worker died",
     )
 
 
