@@ -24,7 +24,7 @@ demo: $(STAMP)
 
 # Everything but the 200-image load test, which alone takes longer than the rest (make test-load).
 test: $(STAMP)
-	$(BIN)/pytest -m "not load"
+	$(BIN)/pytest -m "not load" --durations=20
 
 test-load: $(STAMP)
 	$(BIN)/pytest -m load

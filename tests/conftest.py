@@ -7,6 +7,7 @@ every flow run in this process talks to the same Prefect server and S3 endpoint.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -36,6 +37,19 @@ def _configure_environment() -> None:
 
 
 _configure_environment()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(exitstatus: int) -> None:
+    """The servers are stopped by now. Their files and logs go when every test passed; after a
+    failure they stay for reading (the summary says where)."""
+    if exitstatus == pytest.ExitCode.OK:
+        shutil.rmtree(_SESSION_DIR, ignore_errors=True)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _SESSION_DIR.exists():
+        terminalreporter.write_line(f"servers' logs and files kept in {_SESSION_DIR}")
 
 
 # A test that uses one of these (directly or through another fixture) needs a real server.

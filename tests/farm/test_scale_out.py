@@ -65,10 +65,22 @@ def _database(server_url: str, name: str, driver: str) -> str:
     )
 
 
-def _children(pid: int) -> int:
-    """Flow runs the worker `pid` runs now."""
+def _flow_runs(pid: int) -> set[str]:
+    """Ids of the flow runs the worker process `pid` runs now, builds and maintenance alike (its
+    two workers share the process)."""
     children = [child for child in process_tree(pid)[1:] if _parent(child) == pid]
-    return sum(b"prefect.engine" in _cmdline(child) for child in children)
+    return {run for child in children if (run := _flow_run_id(child))}
+
+
+def _flow_run_id(pid: int) -> str | None:
+    try:
+        environment = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:
+        return None
+    for variable in environment:
+        if variable.startswith(b"PREFECT__FLOW_RUN_ID="):
+            return variable.partition(b"=")[2].decode()
+    return None
 
 
 def _cmdline(pid: int) -> bytes:
@@ -97,22 +109,28 @@ def _vivados(hosts: list[int]) -> int:
 
 
 class Peaks:
-    """Samples, every 0.1 s, the builds each host runs and the Vivado processes running."""
+    """Samples, every 0.1 s, the flow runs each host runs and the Vivado processes running."""
 
     def __init__(self) -> None:
         self.hosts: dict[str, int] = {}
-        self.builds: Counter[str] = Counter()
+        self.samples: dict[str, list[set[str]]] = {}
         self.vivado = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
     def watch(self, name: str, pid: int) -> None:
         self.hosts[name] = pid
+        self.samples[name] = []
+
+    def builds(self, name: str, build_runs: set[str]) -> int:
+        """The most of `build_runs` host `name` was seen running at once; the reconcile and
+        reprocess runs its maintenance worker ran beside them are not builds."""
+        return max((len(runs & build_runs) for runs in self.samples[name]), default=0)
 
     def _sample(self) -> None:
         while not self._stop.wait(0.1):
             for name, pid in list(self.hosts.items()):
-                self.builds[name] = max(self.builds[name], _children(pid))
+                self.samples[name].append(_flow_runs(pid))
             self.vivado = max(self.vivado, _vivados(list(self.hosts.values())))
 
     def __enter__(self) -> Peaks:
@@ -245,7 +263,7 @@ def _wait_until_building(farm: Farm, name: str, image_ids: list[str], timeout: f
     deadline = time.monotonic() + timeout
     while True:
         runs = {farm.catalog.get(image_id).flow_run_id for image_id in image_ids}
-        if runs <= farm.runs_taken_by(name) and _children(farm.hosts[name].pid) == len(runs):
+        if runs <= farm.runs_taken_by(name) and runs <= _flow_runs(farm.hosts[name].pid):
             return
         assert time.monotonic() < deadline, f"host {name} never ran {image_ids}"
         time.sleep(0.5)
@@ -286,10 +304,11 @@ def test_two_hosts_share_the_builds_each_by_its_tools_and_limits(
         if _tool_version(record) == "2017.4.op":
             assert hosts == ["a"], "a 2017.4.op build ran on the host without it"
     print(f"runs per host: { {name: len(runs) for name, runs in taken.items()} }")
-    print(f"peak builds per host: {dict(peaks.builds)}; peak Vivado processes: {peaks.vivado}")
+    builds = {name: peaks.builds(name, taken[name]) for name in HOSTS}
+    print(f"peak builds per host: {builds}; peak Vivado processes: {peaks.vivado}")
     assert taken["b"], "host B never took a build: the farm did not share the work"
     for name, (_, limit) in HOSTS.items():
-        assert 1 <= peaks.builds[name] <= limit
+        assert 1 <= builds[name] <= limit, f"host {name} ran {builds[name]} builds at once"
     assert peaks.vivado == 1, "the licence limit (1) was exceeded, or no Vivado was seen"
 
 
