@@ -38,6 +38,9 @@ from tests.faults.conftest import (
 pytestmark = pytest.mark.slow
 
 DOWN_SECONDS = 5  # how long Prefect stays down before it is started again
+# Long enough a build that Prefect dies while the first image builds and the next two wait: a
+# sample build takes three seconds, too short a window to catch on a busy machine.
+BUILD_SECONDS = 10
 
 
 def prefect_server_group(port: int) -> int:
@@ -60,10 +63,12 @@ def test_images_scheduling_while_prefect_restarts_are_each_built_once(
     }
     logs = session_dir / "logs"
     host = BuildHost(tmp_path / "host", logs / "fault-prefect-worker.log", env, "--limit", "1")
-    tarball = sample_tarball(tmp_path)
+    (tmp_path / "slow").mkdir()
+    slow = sample_tarball(tmp_path / "slow", emulator_fault=f"slow:{BUILD_SECONDS}")
     tenants = [Tenant(s3_endpoint) for _ in range(4)]
-    for tenant in tenants:
-        tenant.put(DCP_KEY, tarball)
+    for tenant in tenants[:3]:
+        tenant.put(DCP_KEY, slow)
+    tenants[3].put(DCP_KEY, sample_tarball(tmp_path))
 
     with contextlib.ExitStack() as stack:
         stack.enter_context(prefect_server(prefect_home, port=port))
