@@ -23,8 +23,10 @@ demo: $(STAMP)
 	$(BIN)/afs demo
 
 # Everything but the 200-image load test, which alone takes longer than the rest (make test-load).
+# Two test processes, each with servers of its own; a module's tests stay in one of them, so a
+# module's servers and build hosts start once.
 test: $(STAMP)
-	$(BIN)/pytest -m "not load" --durations=20
+	$(BIN)/pytest -m "not load" -n 2 --dist loadscope --durations=20
 
 test-load: $(STAMP)
 	$(BIN)/pytest -m load

@@ -15,7 +15,23 @@ from pathlib import Path
 
 import pytest
 
-_SESSION_DIR = Path(tempfile.mkdtemp(prefix="afs-tests-"))
+_SESSION_ROOT_ENV = "AFS_TESTS_SESSION_ROOT"
+
+
+def _session_dir() -> Path:
+    """Where this session's servers keep their files. Under `make test`'s two test processes
+    (pytest-xdist), each has its own servers, in a folder of the controller's named after it."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    root = os.environ.get(_SESSION_ROOT_ENV)
+    if worker and root:
+        (Path(root) / worker).mkdir(exist_ok=True)
+        return Path(root) / worker
+    root = tempfile.mkdtemp(prefix="afs-tests-")
+    os.environ[_SESSION_ROOT_ENV] = root  # the workers xdist starts inherit it
+    return Path(root)
+
+
+_SESSION_DIR = _session_dir()
 _PREFECT_PORT = None
 
 
