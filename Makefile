@@ -48,7 +48,8 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.run_all
 
-# The README's pictures of the Prefect UI (headless Chromium; apt-get installs it if missing).
+# The README's pictures of the Prefect UI (headless Chromium and a font with Chinese glyphs, for
+# the request rules' punctuation; apt-get installs each if missing).
 screenshots: $(STAMP)
 	$(BIN)/python -m afs.devstack.screenshots
 

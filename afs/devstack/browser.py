@@ -17,19 +17,48 @@ class BrowserMissing(RuntimeError):
     """No Chromium on this machine, and it could not be installed."""
 
 
+# A small font with Chinese glyphs: the request's rules (the API specification's) quote Chinese
+# punctuation, which a machine without such a font draws as boxes.
+CJK_FONT_PACKAGE = "fonts-wqy-zenhei"
+
+
+def _apt_get_install(package: str) -> None:
+    """Install `package` with apt-get (as `make` does), if this machine has apt-get."""
+    if shutil.which("apt-get"):
+        for command in (
+            ["apt-get", "update", "-qq"],
+            ["apt-get", "install", "-y", "-qq", package],
+        ):
+            subprocess.run(command, capture_output=True, check=False, timeout=900)
+
+
 def chromium(install: bool = True) -> str:
-    """The Chromium binary; installed with apt-get (as `make` does) when missing and allowed."""
+    """The Chromium binary; installed with apt-get when missing and allowed."""
     for name in CHROMIUM_NAMES:
         if found := shutil.which(name):
             return found
-    if install and shutil.which("apt-get"):
-        for command in (
-            ["apt-get", "update", "-qq"],
-            ["apt-get", "install", "-y", "-qq", "chromium"],
-        ):
-            subprocess.run(command, capture_output=True, check=False, timeout=900)
+    if install:
+        _apt_get_install("chromium")
         return chromium(install=False)
     raise BrowserMissing("Chromium is not installed: apt-get install chromium")
+
+
+def has_cjk_font() -> bool:
+    """fontconfig knows a font with Chinese glyphs (without fontconfig, no font is known)."""
+    if shutil.which("fc-list") is None:
+        return False
+    listed = subprocess.run(
+        ["fc-list", ":lang=zh"], capture_output=True, text=True, check=False, timeout=60
+    )
+    return bool(listed.stdout.strip())
+
+
+def ensure_cjk_font() -> None:
+    """A font that draws Chinese text, installed with apt-get (with fontconfig) when missing."""
+    if not has_cjk_font():
+        _apt_get_install(CJK_FONT_PACKAGE)
+    if not has_cjk_font():
+        raise BrowserMissing(f"no font with Chinese glyphs: apt-get install {CJK_FONT_PACKAGE}")
 
 
 def _headless(*arguments: str) -> list[str]:

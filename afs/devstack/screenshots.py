@@ -9,7 +9,7 @@ from pathlib import Path
 
 from afs.catalog import default_catalog
 from afs.client import FactoryClient
-from afs.devstack.browser import screenshot
+from afs.devstack.browser import ensure_cjk_font, screenshot
 from afs.devstack.demo import create_demo_tenant, write_sample_tarball
 from afs.devstack.embedded import embedded_stack
 from afs.models import FpgaImageRequest
@@ -33,6 +33,7 @@ def _ids(image_id: str) -> tuple[str, str, str]:
 
 
 def main() -> int:
+    ensure_cjk_font()
     with (
         tempfile.TemporaryDirectory(prefix="afs-screenshots-") as home,
         embedded_stack(Path(home)) as stack,
