@@ -523,7 +523,11 @@ def test_a_stalled_store_gets_no_attempt_that_would_end_past_the_deadline(
 def test_a_store_that_recovers_within_the_deadline_is_retried_into_success(
     proxy: FaultProxy, stocked_bucket: str, tmp_path: Path, fault: FaultMode
 ) -> None:
-    client = s3_client(_credentials(proxy.url), budget=FAST)
+    # botocore draws each retry's delay at random, up to 50 ms x 2^n: FAST's six attempts at a
+    # refused or reset connection are sometimes all spent before the store is back at 0.3 s.
+    # Ten attempts outlast the outage all but surely, and a 6 s deadline refuses none of them.
+    roomy = FAST.model_copy(update={"deadline_seconds": 6, "max_attempts": 10})
+    client = s3_client(_credentials(proxy.url), budget=roomy)
     proxy.mode = fault
     recovery = threading.Timer(0.3, setattr, (proxy, "mode", FaultMode.PASS))
     recovery.start()
