@@ -183,9 +183,7 @@ def _deliver_logs(
         tarball = package_logs(workspace, BuildOutcome.of(job.image_id, failure))
     try:
         with _timed(summary, "upload-logs"):
-            upload_logs(job, tarball)
-        request = job.request
-        summary.log_tarball = f"{request.dcp_bucket}:{request.log_tarball_key(job.image_id)}"
+            summary.log_tarball = upload_logs(job, tarball)
     except ImageBuildError as exc:
         # A build that failed keeps its own cause; a good build without its logs is an error,
         # and its image file must not stay in the store with no image to own it.

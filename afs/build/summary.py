@@ -96,9 +96,10 @@ def read_timing(report: Path) -> Timing | None:
         return None
     for number, line in enumerate(lines):
         if "WNS(ns)" in line and "WHS(ns)" in line:
-            values = next((value for value in lines[number + 1 :] if value.strip()), "").split()
+            rows = (row.split() for row in lines[number + 1 :] if row.strip())
+            values = next(rows, [])
             if values and set(values[0]) <= set("-"):  # Vivado's dashed rule under the header
-                values = next((v for v in lines[number + 2 :] if v.strip()), "").split()
+                values = next(rows, [])
             try:
                 return Timing(
                     worst_setup_slack_ns=float(values[0]), worst_hold_slack_ns=float(values[4])
