@@ -13,6 +13,7 @@ from afs.devstack.browser import ensure_cjk_font, screenshot
 from afs.devstack.demo import create_demo_tenant, write_sample_tarball
 from afs.devstack.embedded import embedded_stack
 from afs.models import FpgaImageRequest
+from afs.orchestration.artifacts import summary_artifact_id
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
@@ -20,16 +21,13 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 def _ids(image_id: str) -> tuple[str, str, str]:
     """The image's flow run, its summary artifact and the create deployment."""
     from prefect import get_client
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
     from deployments import CREATE_DEPLOYMENT_PATH
 
-    only_this = ArtifactFilter(key=ArtifactFilterKey(any_=[f"image-{image_id}"]))
     with get_client(sync_client=True) as client:
-        [artifact] = client.read_artifacts(artifact_filter=only_this)
         deployment = client.read_deployment_by_name(CREATE_DEPLOYMENT_PATH)
     run_id = default_catalog().get(image_id).flow_run_id
-    return str(run_id), str(artifact.id), str(deployment.id)
+    return str(run_id), summary_artifact_id(image_id), str(deployment.id)
 
 
 def main() -> int:

@@ -18,6 +18,17 @@ def artifact_key(image_id: str, part: str = "") -> str:
     return f"image-{image_id}{f'-{part}' if part else ''}"
 
 
+def summary_artifact_id(image_id: str) -> str:
+    """The id of the image's summary artifact (its page is /artifacts/artifact/<id>)."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    only_this = ArtifactFilter(key=ArtifactFilterKey(any_=[artifact_key(image_id)]))
+    with get_client(sync_client=True) as client:
+        [artifact] = client.read_artifacts(artifact_filter=only_this)
+    return str(artifact.id)
+
+
 def publish_summary(summary: BuildSummary) -> None:
     """The build's summary, steps and log tarball; a failure here never fails the build."""
     from prefect.artifacts import (

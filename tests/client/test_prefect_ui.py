@@ -9,6 +9,7 @@ import pytest
 from afs.catalog import default_catalog
 from afs.client import FactoryClient
 from afs.devstack.browser import chromium, page_dom
+from afs.orchestration.artifacts import summary_artifact_id
 from afs.status import ImageStatus
 from tests.factory import Tenant, sample_tarball
 
@@ -21,16 +22,6 @@ DCP_KEY = "vu9p/ui.tar"
 def browser() -> str:
     """Chromium from the distribution's packages, installed now if this machine lacks it."""
     return chromium()
-
-
-def summary_artifact_id(image_id: str) -> str:
-    from prefect import get_client
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
-
-    only_this = ArtifactFilter(key=ArtifactFilterKey(any_=[f"image-{image_id}"]))
-    with get_client(sync_client=True) as client:
-        [artifact] = client.read_artifacts(artifact_filter=only_this)
-    return str(artifact.id)
 
 
 def test_the_run_page_and_the_summary_artifact_show_in_a_browser(
