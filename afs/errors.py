@@ -20,6 +20,7 @@ module that raises them:
     │   ├── CredentialKeyError        afs.catalog.credentials: the key file is unusable
     │   └── ClientConfigError         afs.client.config: the client's keys are missing or wrong
     ├── DcpError                      afs.inputs.dcp: not a readable design checkpoint
+    ├── BitstreamError                afs.inputs.bitstream: not a readable .bit or .xclbin
     ├── AeiError                      afs.build.aei: not a valid image file
     ├── RunRefused                    afs.build.steps: a run's parameters name no image it may build
     ├── NotDeleting                   afs.orchestration.deletion: the image is not being deleted
@@ -50,6 +51,8 @@ class FailureCause(StrEnum):
     DCP_INTEGRITY_UNVERIFIED = "DCP_INTEGRITY_UNVERIFIED"
     # Out of context, or another top than its shell's: not the kit's whole routed design.
     DCP_NOT_ROUTED_DESIGN = "DCP_NOT_ROUTED_DESIGN"
+    # A Xilinx bitstream where the checkpoint should be (an xclbin compiled to a bitstream).
+    DCP_IS_BITSTREAM = "DCP_IS_BITSTREAM"
     PART_MISMATCH = "PART_MISMATCH"
     SHELL_VERSION_INVALID = "SHELL_VERSION_INVALID"
     TOOL_VERSION_INVALID = "TOOL_VERSION_INVALID"

@@ -214,6 +214,29 @@ class CreateFpgaImageBody(BaseModel):
 _PCI_ID = r"^0x[0-9A-Fa-f]{4}$"
 _SHELL_ID = r"^0x[0-9A-Fa-f]{8}$"
 
+FlowType = Literal["vivado", "sdaccel"]
+
+
+class KitFlow(BaseModel):
+    """One pairing of the FP1 kit: a flow, the shell it targets and the tool version it uses.
+
+    The DPDK/Vivado flow uploads a routed checkpoint, which Vivado turns into a bitstream; the
+    SDAccel/OpenCL flow uploads a partial bitstream split from its `.xclbin`, packaged as it is.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    flow_type: FlowType
+    shell_id: Annotated[str, Field(pattern=_SHELL_ID)]
+    tool_version: str
+
+
+# The kit's own pairings (fp1/hardware/vivado_design and sdaccel_design).
+FP1_KIT_FLOWS = (
+    KitFlow(flow_type="vivado", shell_id="0x01010029", tool_version="2017.2"),
+    KitFlow(flow_type="sdaccel", shell_id="0x01210101", tool_version="2017.4.op"),
+)
+
 
 class Manifest(BaseModel):
     """`manifest.json` of the FP1 developer-kit tarball: a flat JSON object of strings."""
@@ -225,7 +248,7 @@ class Manifest(BaseModel):
     fpga_vendor: str
     fpga_chip: str
     bitstream_format: str
-    flow_type: Literal["vivado", "sdaccel"]
+    flow_type: FlowType
     shell_id: Annotated[str, Field(pattern=_SHELL_ID)]
     pci_vendor_id: Annotated[str, Field(pattern=_PCI_ID)]
     pci_device_id: Annotated[str, Field(pattern=_PCI_ID)]
@@ -235,6 +258,29 @@ class Manifest(BaseModel):
     tool_version: str
     create_time: Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")]
     dcp_sha256: Annotated[str, Field(pattern=r"^[0-9a-fA-F]{64}$")]
+
+
+# The fields the kit's create_sdaccel_metadata.py adds for the SDAccel flow, with their rules:
+# the xclbin's featureRomTime (seconds since the epoch), and its kernel clocks in whole MHz.
+SDACCEL_FIELDS: dict[str, tuple[re.Pattern[str], str]] = {
+    "xclbin_timestamp": (re.compile(r"[0-9]{1,20}"), "a whole number of seconds since 1970"),
+    "clock_freq": (re.compile(r"[1-9][0-9]{0,3}"), "a whole number of MHz, 1-9999"),
+    "clock_freq2": (re.compile(r"[1-9][0-9]{0,3}"), "a whole number of MHz, 1-9999"),
+}
+
+
+def sdaccel_field_problem(manifest: Manifest) -> str | None:
+    """What is wrong with an SDAccel manifest's own fields, naming the field and its rule."""
+    if manifest.flow_type != "sdaccel":
+        return None
+    extra = manifest.model_extra or {}
+    missing = [field for field in SDACCEL_FIELDS if field not in extra]
+    if missing:
+        return f"an sdaccel manifest needs the field(s) {', '.join(missing)}"
+    for field, (pattern, rule) in SDACCEL_FIELDS.items():
+        if not pattern.fullmatch(extra[field]):
+            return f"field {field!r} {extra[field]!r} must be {rule}"
+    return None
 
 
 PCI_ID_FIELDS = ("pci_vendor_id", "pci_device_id", "pci_subsystem_id", "pci_subsystem_vendor_id")

@@ -10,6 +10,8 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from afs.models import FP1_KIT_FLOWS, KitFlow
+
 VU9P_PART = "xcvu9p-flgb2104-2-i"
 VIVADO_TERM_GRACE_SECONDS = 10.0
 EMULATOR_COMMAND = "afs-vivado-emulator"
@@ -65,12 +67,13 @@ class Settings(BaseSettings):
     api_max_body_bytes: int = Field(64 * 1024, description="larger request bodies get 413")
     api_clock_skew_seconds: int = Field(15 * 60, description="accepted X-Sdk-Date skew")
 
-    allowed_shell_ids: list[str] = ["0x01010029", "0x01210101"]
-    tool_versions: list[str] = Field(
-        ["2017.2", "2017.4.op"],
+    kit_flows: list[KitFlow] = Field(
+        default_factory=lambda: list(FP1_KIT_FLOWS),
         min_length=1,
-        description="the manifest tool versions the factory builds, one build queue each; "
-        "the first is the queue of runs started from the UI",
+        description="JSON list of the FP1 kit's pairings of flow_type, shell_id and tool_version "
+        "that the factory builds (a manifest that breaks them is refused): each shell's static "
+        "checkpoint is in <home>/shells, each tool version is one build queue, and the first "
+        "pairing's queue takes the runs started from the UI",
     )
     # Tool version -> the vivado binary that builds it: what this build host has.
     vivado_binaries: dict[str, str] = Field(
@@ -172,6 +175,16 @@ class Settings(BaseSettings):
             deadline_seconds=self.api_storage_deadline_seconds,
             max_attempts=self.api_storage_max_attempts,
         )
+
+    @property
+    def allowed_shell_ids(self) -> list[str]:
+        return list(dict.fromkeys(flow.shell_id for flow in self.kit_flows))
+
+    @property
+    def tool_versions(self) -> list[str]:
+        """The Vivado versions the factory builds with, one build queue each; the first takes
+        the runs started from the UI."""
+        return list(dict.fromkeys(flow.tool_version for flow in self.kit_flows))
 
     @property
     def catalog_database_url(self) -> str:

@@ -137,8 +137,7 @@ def check_input(settings: Settings, workspace: Workspace) -> CheckedInput:
         workspace.input_tarball,
         workspace.input_dir,
         limits=archive_limits(settings),
-        allowed_shell_ids=settings.allowed_shell_ids,
-        allowed_tool_versions=settings.tool_versions,
+        kit_flows=settings.kit_flows,
     )
 
 

@@ -8,14 +8,22 @@
   static content with the user module in USER_CELL, not out of context.
 The pblock constraints are those of the kit's `pr_pblock.xdc`. An upload may carry an emulator fault
 (a member named EMULATOR_FAULT_MEMBER); only the emulator reads it, and no DCP Vivado writes has it.
+
+For the SDAccel flow (shell 0x01210101, SDx 2017.4.op): an `.xclbin` as xocc writes it with the
+kit's `--xp param:compiler.acceleratorBinaryContent=dcp`, its BITSTREAM section the routed
+checkpoint and its EMBEDDED_METADATA the platform's timestamp and kernel clocks; and a partial
+bitstream, what an xclbin compiled without that parameter holds instead.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import tempfile
+from datetime import datetime
 from pathlib import Path
 
+from afs.build.vivado.emulator.bitstream import bit_file, design_field, emulated_bitstream
 from afs.build.vivado.emulator.checkpoints import (
     EMULATOR_FAULT_MEMBER,
     Cell,
@@ -25,6 +33,13 @@ from afs.build.vivado.emulator.checkpoints import (
     write_checkpoint_file,
 )
 from afs.build.vivado.emulator.faults import EMULATOR_FAULTS_ENV
+from afs.inputs.bitstream import (
+    XCLBIN_HEADER,
+    XCLBIN_HEADER_BYTES,
+    XCLBIN_MAGIC,
+    XCLBIN_SECTION,
+    XCLBIN_SECTION_KINDS,
+)
 from afs.settings import VU9P_PART
 
 __all__ = [
@@ -34,10 +49,13 @@ __all__ = [
     "USER_CELL",
     "USER_PBLOCK",
     "USER_TOP",
+    "sample_partial_bitstream",
     "sample_pblock_xdc",
     "write_sample_dcp",
     "write_sample_module_dcp",
     "write_sample_shell_dcp",
+    "write_sample_xclbin",
+    "xclbin_file",
 ]
 
 USER_TOP = "ul_pr_top"
@@ -45,6 +63,11 @@ SHELL_TOP = "fp1_shell_top"
 USER_CELL = "u_ul_pr_top"
 USER_PBLOCK = "pblock_u_ul_pr_top"
 DEFAULT_SHELL_ID = "0x01010029"
+SDACCEL_SHELL_ID = "0x01210101"
+SDACCEL_TOOL_VERSION = "2017.4.op"
+SAMPLE_XCLBIN_TIMESTAMP = 1514764800
+SAMPLE_DATA_CLOCK_MHZ = 250
+SAMPLE_KERNEL_CLOCK_MHZ = 500
 _PRODUCT = "Vivado v2017.2 (64-bit)"
 _CLOCK_XDC = "create_clock -period 4.000 [get_ports clk]\n"
 
@@ -138,3 +161,75 @@ def write_sample_dcp(
     content = _routed_on_shell(shell_id, module, part=part, top=top, product=product)
     content.fault = emulator_fault
     return write_checkpoint_file(path, content, clock_xdc=_CLOCK_XDC)
+
+
+def sample_partial_bitstream() -> bytes:
+    """A partial bitstream for the VU9P with a header shaped like Vivado's, marked a sample."""
+    design = design_field(
+        USER_TOP,
+        partial=True,
+        compress=True,
+        version=SDACCEL_TOOL_VERSION,
+        marks={"AFS_SAMPLE": "TRUE"},
+    )
+    stream = emulated_bitstream("afs sample partial bitstream", frames=300)
+    return bit_file(design, VU9P_PART, stream, datetime(2018, 1, 1, 12, 0, 0))
+
+
+def _embedded_metadata(timestamp: int, data_mhz: int, kernel_mhz: int) -> bytes:
+    """The xclbin's XML as SDx 2017.4 writes it, cut down to what the kit reads."""
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<project name="afs_sample">\n'
+        '  <platform vendor="huawei" boardid="vu9p" name="dynamic_fp1"'
+        f' featureRomTime="{timestamp}">\n'
+        '    <version major="5" minor="0"/>\n'
+        '    <device name="fpga0" fpgaDevice="virtexuplus:xcvu9p:flgb2104:-2:i">\n'
+        '      <core name="OCL_REGION_0" target="hw" type="clc_region">\n'
+        f'        <kernelClocks><clock port="KERNEL_CLK" frequency="{kernel_mhz}MHz"/>\n'
+        f'          <clock port="DATA_CLK" frequency="{data_mhz}MHz"/></kernelClocks>\n'
+        "      </core>\n    </device>\n  </platform>\n</project>\n"
+    ).encode()
+
+
+def xclbin_file(
+    primary: bytes,
+    *,
+    timestamp: int = SAMPLE_XCLBIN_TIMESTAMP,
+    data_mhz: int = SAMPLE_DATA_CLOCK_MHZ,
+    kernel_mhz: int = SAMPLE_KERNEL_CLOCK_MHZ,
+) -> bytes:
+    """An xclbin2 (the kit's xclbin.h): its BITSTREAM section `primary`, then its metadata."""
+    sections = [
+        (XCLBIN_SECTION_KINDS.index("BITSTREAM"), "primary", primary),
+        (
+            XCLBIN_SECTION_KINDS.index("EMBEDDED_METADATA"),
+            "xml",
+            _embedded_metadata(timestamp, data_mhz, kernel_mhz),
+        ),
+    ]
+    offset = XCLBIN_HEADER_BYTES + len(sections) * XCLBIN_SECTION.size
+    table, body = b"", b""
+    for kind, name, data in sections:
+        padding = -(offset + len(body)) % 8
+        body += b"\x00" * padding
+        table += XCLBIN_SECTION.pack(kind, name.encode(), offset + len(body), len(data))
+        body += data
+    length = offset + len(body)
+    header = XCLBIN_HEADER.pack(
+        XCLBIN_MAGIC, bytes(32), bytes(256), 0, length, timestamp, timestamp, 0, 2, 1, 0, 0, 0,
+        b"huawei:vu9p:dynamic_fp1:5.0", bytes(16), bytes(16), len(sections),
+    )  # fmt: skip
+    return header + table + body
+
+
+def write_sample_xclbin(path: Path, *, primary: bytes | None = None) -> Path:
+    """Write a sample xclbin of the kit's SDAccel flow: by default its BITSTREAM section is the
+    whole design routed on the sample shell 0x01210101, as xocc writes with
+    `acceleratorBinaryContent=dcp`; `primary` puts another section there (a bitstream, say)."""
+    if primary is None:
+        with tempfile.TemporaryDirectory(prefix="afs-sample-") as scratch:
+            routed = write_sample_dcp(Path(scratch) / "routed.dcp", shell_id=SDACCEL_SHELL_ID)
+            primary = routed.read_bytes()
+    path.write_bytes(xclbin_file(primary))
+    return path

@@ -1,6 +1,9 @@
 """The tarball a tenant uploads (FP1 developer-kit format): checking it, and packing one.
 
-A plain tar with one `*.dcp` and one `manifest.json` at its root (`./` prefixes allowed).
+A plain tar with one `*.dcp` and one `manifest.json` at its root (`./` prefixes allowed). Both
+of the kit's flows upload a routed checkpoint: the vivado flow its `to_facs/<prj>_routed.dcp`,
+the sdaccel flow the checkpoint xocc put in its xclbin (`acceleratorBinaryContent=dcp`), split
+out by `xclbinsplit` as `split-primary.bit` and tarred as `split-primary.dcp` (AEI_Register.sh).
 
 check_tarball's order, so that the most specific useful cause wins:
  1. the file is a readable, uncompressed tar; walking its headers as   CORRUPT_ARCHIVE
@@ -15,12 +18,15 @@ check_tarball's order, so that the most specific useful cause wins:
  3. a manifest at the root, then a DCP at the root                   MANIFEST_NOT_FOUND,
                                                                      DCP_NOT_FOUND
  4. the manifest: size, nesting, JSON, flat object of strings,       MANIFEST_PARSE_FAILED
-    fields
+    fields, an sdaccel manifest's own fields
     PCI ids                                                          PCIID_SYNTAX_INVALID
-    shell id (syntax or allow-list), tool version                    SHELL_/TOOL_VERSION_INVALID
+    shell id (syntax, or a shell of another flow), then the kit's    SHELL_/TOOL_VERSION_INVALID
+    pairing of flow, shell and tool version (settings `kit_flows`)
  5. the DCP's sha256 against the manifest                            DCP_INTEGRITY_UNVERIFIED
     (before reading the DCP: a DCP damaged in transit is an integrity failure, not a bad design)
- 6. the DCP is a ZIP with a readable dcp.xml; its part               DCP_CORRUPT, PART_MISMATCH
+ 6. the DCP is not a bitstream (an xclbin compiled without           DCP_IS_BITSTREAM
+    acceleratorBinaryContent=dcp); it is a ZIP with a readable       DCP_CORRUPT,
+    dcp.xml; its part                                                PART_MISMATCH
 
 Only headers are read until step 4; only the manifest and the DCP are ever extracted, streamed
 into `work_dir` under their root names (never a directory taken from the tar), and the DCP is
@@ -36,15 +42,24 @@ import io
 import json
 import re
 import tarfile
+import tempfile
 from collections.abc import Collection
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, Literal, cast
+from typing import IO, Any
 
 from pydantic import BaseModel, ValidationError
 
 from afs.errors import FailureCause, ImageBuildError
 from afs.files import atomic_write
+from afs.inputs.bitstream import (
+    XCLBIN_SUFFIX,
+    BitstreamError,
+    kernel_clocks,
+    read_bit,
+    split_primary,
+    starts_as_bit,
+)
 from afs.inputs.dcp import (
     DCP_SUFFIX,
     DcpError,
@@ -55,10 +70,12 @@ from afs.inputs.dcp import (
     whole_design_problem,
 )
 from afs.inputs.names import components, name_problem, shown
-from afs.models import PCI_ID_FIELDS, Manifest
+from afs.models import PCI_ID_FIELDS, FlowType, KitFlow, Manifest, sdaccel_field_problem
 from afs.settings import VU9P_PART
 
 MANIFEST_NAME = "manifest.json"
+# The kit's AEI_Register.sh renames xclbinsplit's split-primary.bit so, and tars it as such.
+SDACCEL_MEMBER = "split-primary.dcp"
 # Extended headers (pax, GNU long name and link) are read whole by tarfile while it parses them,
 # and it recurses once for each in a row. A kit's member has at most a pax header, or a long name
 # and a long link header, before it (an archive a global header at its start too), of a few
@@ -371,9 +388,12 @@ def parse_manifest(data: bytes) -> Manifest:
                 f"{MANIFEST_NAME} field {field!r} must be a string, got {type(value).__name__}",
             )
     try:
-        return Manifest.model_validate(document)
+        manifest = Manifest.model_validate(document)
     except ValidationError as exc:
         raise _manifest_error(exc, document) from exc
+    if problem := sdaccel_field_problem(manifest):
+        raise ImageBuildError(FailureCause.MANIFEST_PARSE_FAILED, f"{MANIFEST_NAME}: {problem}")
+    return manifest
 
 
 def _manifest_error(exc: ValidationError, document: dict[str, str]) -> ImageBuildError:
@@ -406,6 +426,38 @@ def _manifest_error(exc: ValidationError, document: dict[str, str]) -> ImageBuil
     )
 
 
+def require_kit_flow(manifest: Manifest, kit_flows: Collection[KitFlow]) -> KitFlow:
+    """The kit's pairing of the manifest's flow, shell and tool version, or the cause it breaks.
+
+    A shell the factory does not know is SHELL_VERSION_INVALID; a known shell named by another
+    flow than its own too; a tool version that is not its flow and shell's, TOOL_VERSION_INVALID.
+    """
+    shells = list(dict.fromkeys(flow.shell_id for flow in kit_flows))
+    if manifest.shell_id not in shells:
+        raise ImageBuildError(
+            FailureCause.SHELL_VERSION_INVALID,
+            f"shell_id {manifest.shell_id!r} is not one of {', '.join(shells)}",
+        )
+    of_shell = [flow for flow in kit_flows if flow.shell_id == manifest.shell_id]
+    of_flow = [flow for flow in of_shell if flow.flow_type == manifest.flow_type]
+    if not of_flow:
+        flows = " or ".join(sorted({flow.flow_type for flow in of_shell}))
+        raise ImageBuildError(
+            FailureCause.SHELL_VERSION_INVALID,
+            f"shell_id {manifest.shell_id!r} is a shell of the {flows} flow, "
+            f"not of the {manifest.flow_type} flow the manifest's flow_type names",
+        )
+    for flow in of_flow:
+        if flow.tool_version == manifest.tool_version:
+            return flow
+    versions = ", ".join(flow.tool_version for flow in of_flow)
+    raise ImageBuildError(
+        FailureCause.TOOL_VERSION_INVALID,
+        f"tool_version {manifest.tool_version!r} is not the {manifest.flow_type} flow's on shell "
+        f"{manifest.shell_id} ({versions})",
+    )
+
+
 def _member_data(tar: tarfile.TarFile, member: tarfile.TarInfo) -> IO[bytes]:
     data = tar.extractfile(member)
     assert data is not None  # regular files always have data
@@ -427,8 +479,7 @@ def check_tarball(
     work_dir: Path,
     *,
     limits: ArchiveLimits,
-    allowed_shell_ids: Collection[str],
-    allowed_tool_versions: Collection[str],
+    kit_flows: Collection[KitFlow],
     part: str = VU9P_PART,
 ) -> CheckedInput:
     """Check a tenant's tarball (order in the module docstring) and extract its manifest and DCP."""
@@ -452,17 +503,7 @@ def check_tarball(
             )
         manifest_bytes = _member_data(tar, manifest_member).read()
         manifest = parse_manifest(manifest_bytes)
-        if manifest.shell_id not in allowed_shell_ids:
-            raise ImageBuildError(
-                FailureCause.SHELL_VERSION_INVALID,
-                f"shell_id {manifest.shell_id!r} is not one of {', '.join(allowed_shell_ids)}",
-            )
-        if manifest.tool_version not in allowed_tool_versions:
-            raise ImageBuildError(
-                FailureCause.TOOL_VERSION_INVALID,
-                f"tool_version {manifest.tool_version!r} is not one of "
-                f"{', '.join(allowed_tool_versions)}",
-            )
+        require_kit_flow(manifest, kit_flows)
 
         work_dir.mkdir(parents=True, exist_ok=True)
         dcp_name = root_name(dcp_member)
@@ -475,15 +516,7 @@ def check_tarball(
                     f"sha256 of {dcp_name} is {dcp_sha256}, "
                     f"manifest says {manifest.dcp_sha256.lower()}",
                 )
-            try:
-                dcp = read_dcp(dcp_path)
-            except DcpError as exc:
-                raise ImageBuildError(FailureCause.DCP_CORRUPT, str(exc)) from exc
-            if dcp.part != part:
-                raise ImageBuildError(
-                    FailureCause.PART_MISMATCH,
-                    f"{dcp_name} is for part {dcp.part!r}; this factory builds {part!r}",
-                )
+            dcp = _checkpoint(dcp_path, dcp_name, part)
         except BaseException:
             dcp_path.unlink(missing_ok=True)
             raise
@@ -498,6 +531,43 @@ def check_tarball(
     )
 
 
+def _checkpoint(path: Path, name: str, part: str) -> DcpInfo:
+    """The upload of either flow: a checkpoint for `part`. The sdaccel flow's too: the kit
+    compiles its xclbin with `acceleratorBinaryContent=dcp`, so xclbinsplit's
+    `split-primary.bit` is the routed checkpoint, renamed `split-primary.dcp`."""
+    try:
+        dcp = read_dcp(path)
+    except DcpError as exc:
+        if starts_as_bit(path):
+            cause = FailureCause.DCP_IS_BITSTREAM
+            raise ImageBuildError(cause, bitstream_not_dcp(path, name)) from exc
+        raise ImageBuildError(FailureCause.DCP_CORRUPT, str(exc)) from exc
+    if dcp.part != part:
+        raise ImageBuildError(
+            FailureCause.PART_MISMATCH,
+            f"{name} is for part {dcp.part!r}; this factory builds {part!r}",
+        )
+    return dcp
+
+
+def bitstream_not_dcp(path: Path, name: str) -> str:
+    """Why a bitstream in place of a checkpoint cannot be built, and what the kit uploads."""
+    try:
+        header = read_bit(path)
+        found = (
+            f"a {'partial' if header.partial else 'full'} bitstream for part {header.part!r} "
+            f"(design {header.design!r})"
+        )
+    except BitstreamError as exc:
+        found = f"a Xilinx bitstream ({exc})"
+    return (
+        f"{name} is {found}, not a design checkpoint; the factory builds the routed "
+        "checkpoint: the kit compiles its xclbin with --xp "
+        "param:compiler.acceleratorBinaryContent=dcp, so that xclbinsplit's split-primary.bit "
+        "is that checkpoint"
+    )
+
+
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as source:
@@ -506,67 +576,121 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+# The PCI ids each of the kit's metadata scripts writes (create_dpdk_metadata.py,
+# create_sdaccel_metadata.py); the vendor is always 0x19e5.
+KIT_PCI_IDS: dict[str, dict[str, str]] = {
+    "vivado": {
+        "pci_device_id": "0xD503",
+        "pci_subsystem_id": "0x2000",
+        "pci_subsystem_vendor_id": "0x19e5",
+    },
+    "sdaccel": {
+        "pci_device_id": "0xD512",
+        "pci_subsystem_id": "0x4341",
+        "pci_subsystem_vendor_id": "0x10ee",
+    },
+}
+
+
+def _design_of(source: Path, scratch: Path) -> tuple[Path, str, FlowType, dict[str, str]]:
+    """The checkpoint to pack, its member name, its flow and the flow's own manifest fields.
+
+    An `.xclbin` is the sdaccel flow's: its BITSTREAM section split out as `xclbinsplit` does
+    (the checkpoint xocc wrote there), and its clocks read as create_sdaccel_metadata.py does.
+    """
+    if source.name.lower().endswith(XCLBIN_SUFFIX):
+        split = scratch / SDACCEL_MEMBER
+        try:
+            xclbin = split_primary(source, split)
+            clocks = kernel_clocks(source, xclbin)
+        except BitstreamError as exc:
+            raise ValueError(str(exc)) from None
+        except OSError as exc:
+            raise ValueError(f"{source}: {exc.strerror}") from None
+        if xclbin.bitstream is not None:
+            raise ValueError(bitstream_not_dcp(split, f"{source.name}'s BITSTREAM section"))
+        return split, SDACCEL_MEMBER, "sdaccel", clocks.model_dump()
+    try:
+        return local_dcp(source), source.name, "vivado", {}
+    except DcpError as exc:
+        raise ValueError(f"{exc} or .xclbin") from None
+
+
 def pack(
-    dcp_path: Path,
+    source: Path,
     out: Path,
     *,
     shell_id: str,
     tool_version: str,
-    flow_type: str = "vivado",
-    pci_device_id: str = "0xD503",
-    pci_subsystem_id: str = "0x4341",
-    pci_subsystem_vendor_id: str = "0x19e5",
+    kit_flows: Collection[KitFlow] | None = None,
     hdk_version: str = "v1.2.1",
     dcp_sha256: str | None = None,
     create_time: datetime | None = None,
+    **pci_ids: str,
 ) -> Manifest:
-    """Write the tarball a tenant uploads: `manifest.json` and the DCP, at the root of a plain tar.
+    """Write the tarball a tenant uploads, as the kit's AEI_Register.sh does: `manifest.json`
+    and the checkpoint at the root of a plain tar.
 
-    `dcp_sha256` overrides the computed hash (tests use it to tamper). ValueError, before anything
-    is written, if the DCP is unreadable, not for the VU9P part, out of context (not the kit's
-    whole routed design) or a manifest value is invalid.
+    `source` is the vivado flow's routed `.dcp`, or the sdaccel flow's `.xclbin`, packed as
+    `split-primary.dcp` with the xclbin's timestamp and clocks in the manifest. With
+    `kit_flows`, the manifest must be one of their pairings. `dcp_sha256` and `pci_ids`
+    override what the kit would write (tests use them to tamper). ValueError, before anything
+    is written, if the checkpoint is unreadable, a bitstream, not for the VU9P part, out of
+    context (not the kit's whole routed design) or a manifest value is invalid.
     """
-    try:
-        info = read_dcp(local_dcp(dcp_path))
-    except DcpError as exc:
-        raise ValueError(str(exc)) from None  # it names the file already
-    if info.part != VU9P_PART:
-        raise ValueError(f"{dcp_path.name} is for part {info.part!r}, not {VU9P_PART!r}")
-    if problem := whole_design_problem(info, dcp_path.name):
-        raise ValueError(problem)
-    moment = (create_time or datetime.now(UTC)).astimezone(UTC)
-    try:
-        manifest = Manifest(
-            version="2.0",
-            fpga_board="vu9p_vb",
-            fpga_vendor="xilinx",
-            fpga_chip="vu9p",
-            bitstream_format="bin",
-            # Manifest validates it at run time; a wrong value is the ValueError below.
-            flow_type=cast(Literal["vivado", "sdaccel"], flow_type),
-            shell_id=shell_id,
-            pci_vendor_id="0x19e5",
-            pci_device_id=pci_device_id,
-            pci_subsystem_id=pci_subsystem_id,
-            pci_subsystem_vendor_id=pci_subsystem_vendor_id,
-            hdk_version=hdk_version,
-            tool_version=tool_version,
-            create_time=moment.strftime("%Y-%m-%d %H:%M:%S"),
-            dcp_sha256=dcp_sha256 if dcp_sha256 is not None else file_sha256(dcp_path),
-        )
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(map(str, first["loc"]))
-        raise ValueError(f"manifest field {field!r}: {first['msg']}") from None
-    manifest_bytes = (json.dumps(manifest.model_dump(), indent=2) + "\n").encode()
+    with tempfile.TemporaryDirectory(prefix="afs-pack-") as scratch:
+        design, member, flow_type, flow_fields = _design_of(source, Path(scratch))
+        try:
+            info = read_dcp(design)
+        except DcpError as exc:
+            text = bitstream_not_dcp(design, source.name) if starts_as_bit(design) else str(exc)
+            raise ValueError(text) from None  # it names the file already
+        if info.part != VU9P_PART:
+            raise ValueError(f"{source.name} is for part {info.part!r}, not {VU9P_PART!r}")
+        if problem := whole_design_problem(info, member):
+            raise ValueError(problem)
+        moment = (create_time or datetime.now(UTC)).astimezone(UTC)
+        try:
+            manifest = Manifest(
+                version="2.0",
+                fpga_board="vu9p_vb",
+                fpga_vendor="xilinx",
+                fpga_chip="vu9p",
+                bitstream_format="bin",
+                flow_type=flow_type,
+                shell_id=shell_id,
+                pci_vendor_id="0x19e5",
+                **{**KIT_PCI_IDS[flow_type], **pci_ids},
+                hdk_version=hdk_version,
+                tool_version=tool_version,
+                create_time=moment.strftime("%Y-%m-%d %H:%M:%S"),
+                dcp_sha256=dcp_sha256 if dcp_sha256 is not None else file_sha256(design),
+                **flow_fields,
+            )
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = ".".join(map(str, first["loc"]))
+            raise ValueError(f"manifest field {field!r}: {first['msg']}") from None
+        if kit_flows is not None:
+            try:
+                require_kit_flow(manifest, kit_flows)
+            except ImageBuildError as exc:
+                raise ValueError(exc.text) from None
+        manifest_bytes = (json.dumps(manifest.model_dump(), indent=2) + "\n").encode()
 
-    with atomic_write(out) as raw, tarfile.open(fileobj=raw, mode="w:") as tar:
-        entry = tarfile.TarInfo(MANIFEST_NAME)
-        entry.size = len(manifest_bytes)
-        entry.mtime = int(moment.timestamp())
-        entry.mode = 0o644
-        tar.addfile(entry, io.BytesIO(manifest_bytes))
-        # fstat of the open file: a symlinked DCP is packed as the regular file it points to.
-        with dcp_path.open("rb") as dcp_file:
-            tar.addfile(tar.gettarinfo(arcname=dcp_path.name, fileobj=dcp_file), dcp_file)
+        # As the kit's `tar cf dcp.tar ./*.dcp ./manifest.json`: the checkpoint first.
+        with (
+            atomic_write(out) as raw,
+            tarfile.open(fileobj=raw, mode="w:", format=tarfile.GNU_FORMAT) as tar,
+        ):
+            # fstat of the open file: a symlinked DCP is packed as the regular file it points to.
+            with design.open("rb") as dcp_file:
+                entry = tar.gettarinfo(arcname=f"./{member}", fileobj=dcp_file)
+                entry.mode, entry.uid, entry.gid, entry.uname, entry.gname = 0o644, 0, 0, "", ""
+                tar.addfile(entry, dcp_file)
+            entry = tarfile.TarInfo(f"./{MANIFEST_NAME}")
+            entry.size = len(manifest_bytes)
+            entry.mtime = int(moment.timestamp())
+            entry.mode = 0o644
+            tar.addfile(entry, io.BytesIO(manifest_bytes))
     return manifest

@@ -134,7 +134,7 @@ def _flag(value: str | None) -> bool | None:
     return {"1": True, "true": True, "0": False, "false": False}.get(value.strip().lower())
 
 
-def _check_structure(data: bytes) -> None:
+def check_xml_structure(data: bytes, what: str = DCP_XML) -> None:
     """Refuse a DTD and nesting deeper than MAX_XML_DEPTH, before ElementTree builds a tree.
 
     Vivado never writes a DTD; refusing one means no entity of a tenant's file is expanded. The XML
@@ -143,14 +143,14 @@ def _check_structure(data: bytes) -> None:
     depth = 0
 
     def refuse_dtd(*_: object) -> None:
-        raise DcpError(f"{DCP_XML} declares a DTD, which no checkpoint has")
+        raise DcpError(f"{what} declares a DTD, which no file of Vivado's or SDx's has")
 
     def start(*_: object) -> None:
         nonlocal depth
         depth += 1
         if depth > MAX_XML_DEPTH:
             raise DcpError(
-                f"{DCP_XML} nests deeper than {MAX_XML_DEPTH} levels "
+                f"{what} nests deeper than {MAX_XML_DEPTH} levels "
                 f"(at line {scanner.CurrentLineNumber})"
             )
 
@@ -165,12 +165,12 @@ def _check_structure(data: bytes) -> None:
     try:
         scanner.Parse(data, True)
     except expat.ExpatError as exc:
-        raise DcpError(f"{DCP_XML} is not well-formed XML ({exc})") from exc
+        raise DcpError(f"{what} is not well-formed XML ({exc})") from exc
 
 
 def parse_dcp_xml(data: bytes) -> DcpInfo:
     """The checkpoint described by `dcp.xml` (its Checkpoint element may be the root or below)."""
-    _check_structure(data)
+    check_xml_structure(data)
     try:
         root = ElementTree.fromstring(data)  # noqa: S314 - DTDs are refused above
     except ElementTree.ParseError as exc:

@@ -14,7 +14,16 @@ from pathlib import Path
 
 import pytest
 
-from afs.devstack.samples import SHELL_TOP, write_sample_dcp, write_sample_module_dcp
+from afs.devstack.samples import (
+    SAMPLE_DATA_CLOCK_MHZ,
+    SAMPLE_KERNEL_CLOCK_MHZ,
+    SAMPLE_XCLBIN_TIMESTAMP,
+    SHELL_TOP,
+    sample_partial_bitstream,
+    write_sample_dcp,
+    write_sample_module_dcp,
+    write_sample_xclbin,
+)
 from afs.errors import FailureCause, ImageBuildError
 from afs.inputs.archive import (
     MAX_EXTENDED_HEADER_BYTES,
@@ -26,16 +35,20 @@ from afs.inputs.archive import (
     check_tarball,
     pack,
 )
+from afs.inputs.bitstream import read_xclbin
 from afs.inputs.names import MAX_COMPONENT_BYTES, MAX_COMPONENTS, MAX_NAME_BYTES
-from afs.models import PCI_ID_FIELDS
+from afs.models import FP1_KIT_FLOWS, PCI_ID_FIELDS, KitFlow
 from afs.settings import VU9P_PART
 from tests.factory import manifest_for
 
 LIMITS = ArchiveLimits(max_members=6, max_member_bytes=1024 * 1024, max_manifest_bytes=4096)
-SHELLS = ("0x01010029",)
-TOOLS = ("2017.2", "2017.4.op")
+KIT_FLOWS = (
+    KitFlow(flow_type="vivado", shell_id="0x01010029", tool_version="2017.2"),
+    KitFlow(flow_type="vivado", shell_id="0x01010029", tool_version="2017.4.op"),
+)
 OTHER_PART = "xcku115-flvb2104-2-e"
 DCP_NAME = "ul_pr_top_routed.dcp"
+SDACCEL = "split-primary.dcp"
 
 
 def _sha256(data: bytes) -> str:
@@ -76,8 +89,7 @@ def _standard(dcp: bytes, manifest: dict | bytes, *extra) -> list:
 def _check(tar_path: Path, tmp_path: Path, **overrides) -> CheckedInput:
     options = {
         "limits": LIMITS,
-        "allowed_shell_ids": SHELLS,
-        "allowed_tool_versions": TOOLS,
+        "kit_flows": KIT_FLOWS,
         **overrides,
     }
     return check_tarball(tar_path, tmp_path / "work", **options)
@@ -379,12 +391,93 @@ def test_a_shell_not_allowed(tmp_path: Path, dcp_bytes: bytes, shell_id: str) ->
     _fails(tar_path, tmp_path, FailureCause.SHELL_VERSION_INVALID, repr(shell_id))
 
 
-def test_the_shell_allow_list_is_a_parameter(tmp_path: Path, dcp_bytes: bytes) -> None:
-    tar_path = _tar(
-        tmp_path / "dcp.tar", _standard(dcp_bytes, _manifest(dcp_bytes, shell_id="0x01210101"))
+def test_the_kits_pairings_are_a_parameter(tmp_path: Path, dcp_bytes: bytes) -> None:
+    manifest = _manifest(dcp_bytes, shell_id="0x01010030", tool_version="2018.3")
+    tar_path = _tar(tmp_path / "dcp.tar", _standard(dcp_bytes, manifest))
+    pairing = KitFlow(flow_type="vivado", shell_id="0x01010030", tool_version="2018.3")
+    checked = _check(tar_path, tmp_path, kit_flows=[pairing])
+    assert checked.manifest.shell_id == "0x01010030"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "cause", "named"),
+    [
+        ({"flow_type": "sdaccel"}, FailureCause.SHELL_VERSION_INVALID, "shell of the vivado flow"),
+        (
+            {"shell_id": "0x01210101"},
+            FailureCause.SHELL_VERSION_INVALID,
+            "shell of the sdaccel flow, not of the vivado flow",
+        ),
+        (
+            {"flow_type": "sdaccel", "shell_id": "0x01210101", "tool_version": "2017.2"},
+            FailureCause.TOOL_VERSION_INVALID,
+            "'2017.2' is not the sdaccel flow's on shell 0x01210101 (2017.4.op)",
+        ),
+    ],
+    ids=["sdaccel-on-vivado-shell", "vivado-on-sdaccel-shell", "sdaccel-with-vivado-tool"],
+)
+def test_a_manifest_that_breaks_the_kits_pairing_is_refused_with_its_cause(
+    tmp_path: Path, dcp_bytes: bytes, overrides: dict, cause: FailureCause, named: str
+) -> None:
+    sdaccel = {"xclbin_timestamp": "1514764800", "clock_freq": "250", "clock_freq2": "500"}
+    fields = {**overrides, **(sdaccel if overrides.get("flow_type") == "sdaccel" else {})}
+    tar_path = _tar(tmp_path / "dcp.tar", _standard(dcp_bytes, _manifest(dcp_bytes, **fields)))
+    _fails(tar_path, tmp_path, cause, named, kit_flows=FP1_KIT_FLOWS)
+
+
+@pytest.mark.parametrize(
+    ("fields", "named"),
+    [
+        ({"clock_freq": None}, "needs the field(s) clock_freq"),
+        ({"clock_freq2": "250MHz"}, "'clock_freq2' '250MHz' must be a whole number of MHz"),
+        ({"clock_freq": "0"}, "'clock_freq' '0' must be a whole number of MHz"),
+        ({"xclbin_timestamp": "2018-01-01"}, "'xclbin_timestamp' '2018-01-01' must be a whole"),
+    ],
+    ids=["missing-clock", "clock-with-unit", "zero-clock", "timestamp-not-seconds"],
+)
+def test_an_sdaccel_manifest_needs_its_own_fields_well_formed(
+    tmp_path: Path, dcp_bytes: bytes, fields: dict, named: str
+) -> None:
+    sdaccel = {"xclbin_timestamp": "1514764800", "clock_freq": "250", "clock_freq2": "500"}
+    manifest = _manifest(
+        dcp_bytes,
+        flow_type="sdaccel",
+        shell_id="0x01210101",
+        tool_version="2017.4.op",
+        **{**sdaccel, **fields},
     )
-    checked = _check(tar_path, tmp_path, allowed_shell_ids=["0x01210101"])
-    assert checked.manifest.shell_id == "0x01210101"
+    tar_path = _tar(tmp_path / "dcp.tar", _standard(dcp_bytes, manifest))
+    _fails(tar_path, tmp_path, FailureCause.MANIFEST_PARSE_FAILED, named, kit_flows=FP1_KIT_FLOWS)
+
+
+def test_a_bitstream_in_place_of_the_checkpoint_is_refused_saying_how_the_kit_compiles(
+    tmp_path: Path,
+) -> None:
+    bitstream = sample_partial_bitstream()
+    manifest = _manifest(
+        bitstream,
+        flow_type="sdaccel",
+        shell_id="0x01210101",
+        tool_version="2017.4.op",
+        xclbin_timestamp="1514764800",
+        clock_freq="250",
+        clock_freq2="500",
+    )
+    tar_path = _tar(
+        tmp_path / "dcp.tar",
+        [_member("manifest.json", json.dumps(manifest).encode()), _member(SDACCEL, bitstream)],
+    )
+    text = _fails(
+        tar_path,
+        tmp_path,
+        FailureCause.DCP_IS_BITSTREAM,
+        SDACCEL,
+        "partial bitstream for part 'xcvu9p-flgb2104-2-i'",
+        "acceleratorBinaryContent=dcp",
+        kit_flows=FP1_KIT_FLOWS,
+    )
+    assert not (tmp_path / "work" / SDACCEL).exists()
+    assert "/" not in text.replace("N/A", "")  # no host path
 
 
 def test_a_tool_version_not_allowed(tmp_path: Path, dcp_bytes: bytes) -> None:
@@ -453,27 +546,62 @@ def test_a_dcp_for_another_part(tmp_path: Path) -> None:
 # --- pack -----------------------------------------------------------------------------------------
 
 
-def test_pack_writes_the_fp1_format(tmp_path: Path) -> None:
+def test_pack_writes_the_vivado_flow_as_the_kit_does(tmp_path: Path) -> None:
     dcp = write_sample_dcp(tmp_path / DCP_NAME)
     tar_path = tmp_path / "out" / "dcp.tar"
     beijing = timezone(timedelta(hours=8))
     manifest = pack(
         dcp,
         tar_path,
-        shell_id="0x01210101",
-        tool_version="2017.4.op",
-        flow_type="sdaccel",
-        pci_device_id="0xD512",
+        shell_id="0x01010029",
+        tool_version="2017.2",
+        kit_flows=FP1_KIT_FLOWS,
         create_time=datetime(2024, 5, 1, 20, 30, 5, tzinfo=beijing),
     )
 
+    # The kit's `tar cf dcp.tar ./*.dcp ./manifest.json`.
     with tarfile.open(tar_path, "r:") as tar:
-        assert [m.name for m in tar] == ["manifest.json", DCP_NAME]
-        assert all(m.isreg() for m in tar.getmembers())
-        written = json.loads(tar.extractfile("manifest.json").read())
-        assert tar.extractfile(DCP_NAME).read() == dcp.read_bytes()
+        assert [m.name for m in tar] == [f"./{DCP_NAME}", "./manifest.json"]
+        assert all(m.isreg() and m.uname == "" for m in tar.getmembers())
+        written = json.loads(tar.extractfile("./manifest.json").read())
+        assert tar.extractfile(f"./{DCP_NAME}").read() == dcp.read_bytes()
     assert written == manifest.model_dump()
     assert written == {
+        "version": "2.0",
+        "fpga_board": "vu9p_vb",
+        "fpga_vendor": "xilinx",
+        "fpga_chip": "vu9p",
+        "bitstream_format": "bin",
+        "flow_type": "vivado",
+        "shell_id": "0x01010029",
+        "pci_vendor_id": "0x19e5",
+        "pci_device_id": "0xD503",
+        "pci_subsystem_id": "0x2000",
+        "pci_subsystem_vendor_id": "0x19e5",
+        "hdk_version": "v1.2.1",
+        "tool_version": "2017.2",
+        "create_time": "2024-05-01 12:30:05",  # UTC
+        "dcp_sha256": _sha256(dcp.read_bytes()),
+    }
+    assert sorted(p.name for p in tar_path.parent.iterdir()) == ["dcp.tar"]
+
+
+def test_pack_writes_the_sdaccel_flow_from_its_xclbin_as_the_kit_does(tmp_path: Path) -> None:
+    xclbin = write_sample_xclbin(tmp_path / "vadd.xclbin")
+    tar_path = tmp_path / "dcp.tar"
+    manifest = pack(
+        xclbin, tar_path, shell_id="0x01210101", tool_version="2017.4.op", kit_flows=FP1_KIT_FLOWS
+    )
+
+    # xclbinsplit's split-primary.bit, renamed split-primary.dcp (AEI_Register.sh).
+    with tarfile.open(tar_path, "r:") as tar:
+        assert [m.name for m in tar] == ["./split-primary.dcp", "./manifest.json"]
+        checkpoint = tar.extractfile("./split-primary.dcp").read()
+    info = read_xclbin(xclbin)
+    assert checkpoint == xclbin.read_bytes()[info.primary.offset :][: info.primary.size]
+    assert checkpoint.startswith(b"PK")  # a checkpoint: xocc ran with acceleratorBinaryContent=dcp
+    # create_sdaccel_metadata.py's fields: the kit's PCI ids and the xclbin's timestamp and clocks.
+    assert manifest.model_dump() | {"create_time": "-"} == {
         "version": "2.0",
         "fpga_board": "vu9p_vb",
         "fpga_vendor": "xilinx",
@@ -484,13 +612,55 @@ def test_pack_writes_the_fp1_format(tmp_path: Path) -> None:
         "pci_vendor_id": "0x19e5",
         "pci_device_id": "0xD512",
         "pci_subsystem_id": "0x4341",
-        "pci_subsystem_vendor_id": "0x19e5",
+        "pci_subsystem_vendor_id": "0x10ee",
         "hdk_version": "v1.2.1",
         "tool_version": "2017.4.op",
-        "create_time": "2024-05-01 12:30:05",  # UTC
-        "dcp_sha256": _sha256(dcp.read_bytes()),
+        "create_time": "-",
+        "dcp_sha256": _sha256(checkpoint),
+        "xclbin_timestamp": str(SAMPLE_XCLBIN_TIMESTAMP),
+        "clock_freq": str(SAMPLE_DATA_CLOCK_MHZ),
+        "clock_freq2": str(SAMPLE_KERNEL_CLOCK_MHZ),
     }
-    assert sorted(p.name for p in tar_path.parent.iterdir()) == ["dcp.tar"]
+    checked = _check(tar_path, tmp_path, kit_flows=FP1_KIT_FLOWS)
+    assert checked.dcp_path.name == "split-primary.dcp"
+    assert checked.manifest.model_extra == {
+        "xclbin_timestamp": "1514764800",
+        "clock_freq": "250",
+        "clock_freq2": "500",
+    }
+
+
+@pytest.mark.parametrize(
+    ("shell_id", "tool_version", "reason"),
+    [
+        ("0x01010029", "2017.2", "'0x01010029' is a shell of the vivado flow, not of the sdaccel"),
+        ("0x01210101", "2017.2", "tool_version '2017.2' is not the sdaccel flow's"),
+        ("0x01010030", "2017.4.op", "shell_id '0x01010030' is not one of 0x01010029, 0x01210101"),
+    ],
+)
+def test_pack_refuses_what_breaks_the_kits_pairing_before_writing_anything(
+    tmp_path: Path, shell_id: str, tool_version: str, reason: str
+) -> None:
+    xclbin = write_sample_xclbin(tmp_path / "vadd.xclbin")
+    with pytest.raises(ValueError, match=reason):
+        pack(
+            xclbin,
+            tmp_path / "out.tar",
+            shell_id=shell_id,
+            tool_version=tool_version,
+            kit_flows=FP1_KIT_FLOWS,
+        )
+    assert not (tmp_path / "out.tar").exists()
+
+
+def test_pack_refuses_an_xclbin_that_holds_a_bitstream_saying_how_the_kit_compiles(
+    tmp_path: Path,
+) -> None:
+    xclbin = write_sample_xclbin(tmp_path / "vadd.xclbin", primary=sample_partial_bitstream())
+    with pytest.raises(ValueError, match="acceleratorBinaryContent=dcp") as caught:
+        pack(xclbin, tmp_path / "out.tar", shell_id="0x01210101", tool_version="2017.4.op")
+    assert "partial bitstream for part 'xcvu9p-flgb2104-2-i'" in str(caught.value)
+    assert list(tmp_path.iterdir()) == [xclbin]
 
 
 def test_pack_stamps_the_current_utc_time(tmp_path: Path) -> None:

@@ -40,6 +40,7 @@ from afs.devstack.samples import write_sample_dcp
 from afs.errors import RETRIED_CAUSES, ImageBuildError
 from afs.inputs.archive import ArchiveLimits, CheckedInput, check_tarball
 from afs.inputs.dcp import MAX_CENTRAL_DIRECTORY_BYTES
+from afs.models import KitFlow
 from tests.factory import manifest_for
 
 SHELL_ID, TOOL_VERSION = "0x01010029", "2017.2"
@@ -393,8 +394,7 @@ def outcome(tar_path: Path, work: Path) -> CheckedInput | ImageBuildError:
             tar_path,
             work,
             limits=LIMITS,
-            allowed_shell_ids=[SHELL_ID],
-            allowed_tool_versions=[TOOL_VERSION],
+            kit_flows=[KitFlow(flow_type="vivado", shell_id=SHELL_ID, tool_version=TOOL_VERSION)],
         )
     except ImageBuildError as exc:
         return exc

@@ -93,7 +93,8 @@ def test_a_packed_tarball_gives_its_tool_version_from_its_first_blocks(tmp_path:
 
     assert manifest is not None
     assert manifest.tool_version == "2017.4.op"
-    # pack puts the manifest first: its header and its data, and nothing of the DCP.
+    # pack puts the DCP first, as the kit does: its header, then the manifest's header and
+    # data, and nothing of the DCP's data.
     assert len(store.ranges) <= 4
     assert store.bytes_read <= 4 * BLOCK
     assert store.bytes_read < len(data) // 10

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from afs.devstack.samples import write_sample_dcp, write_sample_shell_dcp
+from afs.models import FP1_KIT_FLOWS
 from afs.orchestration.doctor import (
     all_checks,
     check_shells,
@@ -19,6 +20,8 @@ from afs.orchestration.doctor import (
     pin_shell,
 )
 from afs.settings import Settings, emulator_binary, get_settings
+
+VIVADO_FLOW = FP1_KIT_FLOWS[0]
 
 
 def settings_in(home: Path, **fields) -> Settings:
@@ -56,14 +59,14 @@ def installed_shell(settings: Settings, shell_id: str = "0x01010029") -> Path:
 
 
 def test_a_pinned_shell_passes(tmp_path: Path) -> None:
-    settings = settings_in(tmp_path, allowed_shell_ids=["0x01010029"])
+    settings = settings_in(tmp_path, kit_flows=[VIVADO_FLOW])
     installed_shell(settings)
     [check] = check_shells(settings)
     assert check.ok, check.detail
 
 
 def test_a_shell_that_changed_since_it_was_pinned_fails_with_both_hashes(tmp_path: Path) -> None:
-    settings = settings_in(tmp_path, allowed_shell_ids=["0x01010029"])
+    settings = settings_in(tmp_path, kit_flows=[VIVADO_FLOW])
     path = installed_shell(settings)
     with path.open("ab") as shell:
         shell.write(b"tampered")
@@ -73,7 +76,7 @@ def test_a_shell_that_changed_since_it_was_pinned_fails_with_both_hashes(tmp_pat
 
 
 def test_a_shell_without_a_pin_or_for_another_part_fails(tmp_path: Path) -> None:
-    settings = settings_in(tmp_path, allowed_shell_ids=["0x01010029", "0x01210101"])
+    settings = settings_in(tmp_path, kit_flows=list(FP1_KIT_FLOWS))
     path = installed_shell(settings)
     path.with_name(path.name + ".sha256").unlink()
     other = write_sample_dcp(settings.shells_dir / "0x01210101.dcp", part="xcku115-flvb2104-2-e")

@@ -1,8 +1,5 @@
-"""Xilinx .bit files: the header Vivado writes, around an emulated (non-functional) bitstream.
-
-Header: 00 09 0f f0 0f f0 0f f0 0f f0 00 00 01, fields a (design), b (part), c (date), d (time) as
-u16 length + NUL-terminated string, then e: u32 length + the bitstream. The .bin file is the
-bitstream alone.
+"""Xilinx .bit files: the header Vivado writes (format in afs.inputs.bitstream), around an
+emulated (non-functional) bitstream. The .bin file is the bitstream alone.
 """
 
 from __future__ import annotations
@@ -12,8 +9,8 @@ import struct
 from datetime import datetime
 from pathlib import Path
 
-BIT_PREAMBLE = bytes.fromhex("00090ff00ff00ff00ff0000001")
-SYNC_WORD = bytes.fromhex("aa995566")
+from afs.inputs.bitstream import BIT_PREAMBLE, SYNC_WORD
+
 # Dummy pad words, the bus-width detection pattern, then sync, as a real configuration stream opens.
 _STREAM_HEAD = b"\xff" * 64 + bytes.fromhex("000000bb11220044ffffffffffffffff") + SYNC_WORD
 _NOOP = bytes.fromhex("20000000")
@@ -29,6 +26,16 @@ def emulated_bitstream(seed: str, *, frames: int) -> bytes:
     """A configuration stream: sync word, `frames` frames of deterministic filler, desync."""
     body = hashlib.shake_256(seed.encode()).digest(frames * 93 * 4)  # UltraScale+: 93 words/frame
     return _STREAM_HEAD + _NOOP * 2 + body + _DESYNC + _NOOP * 4
+
+
+def design_field(
+    design: str, *, partial: bool, compress: bool, version: str, marks: dict[str, str]
+) -> str:
+    """The `a` field as Vivado writes it (`top;PARTIAL=TRUE;UserID=0XFFFFFFFF;COMPRESS=TRUE;
+    Version=2017.2`), then `marks` that say what wrote it when Vivado did not."""
+    fields = [design, *(["PARTIAL=TRUE"] if partial else []), "UserID=0XFFFFFFFF"]
+    fields += [f"COMPRESS={str(compress).upper()}", f"Version={version}"]
+    return ";".join(fields + [f"{key}={value}" for key, value in marks.items()])
 
 
 def bit_file(design: str, part: str, bitstream: bytes, when: datetime) -> bytes:

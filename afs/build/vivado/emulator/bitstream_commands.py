@@ -6,7 +6,11 @@ import json
 from pathlib import Path
 
 from afs.build.vivado.emulator import EMULATED_VIVADO_VERSION, EMULATOR_NAME
-from afs.build.vivado.emulator.bitstream import emulated_bitstream, write_bitstream_files
+from afs.build.vivado.emulator.bitstream import (
+    design_field,
+    emulated_bitstream,
+    write_bitstream_files,
+)
 from afs.build.vivado.emulator.session import (
     Args,
     CommandError,
@@ -73,10 +77,13 @@ class BitstreamCommands(SessionBase):
         for path, partial_cell in outputs:
             module = design.filled(partial_cell) if partial_cell else None
             seed = design.seed + (partial_cell or "")
-            fields = [module.ref if module else design.name, f"COMPRESS={str(compress).upper()}"]
-            fields += ["PARTIAL=TRUE"] if module else []
-            fields += ["UserID=0XFFFFFFFF", f"Version={EMULATED_VIVADO_VERSION}"]
-            fields += [f"EMULATED={EMULATOR_NAME}"]
+            header_design = design_field(
+                module.ref if module else design.name,
+                partial=module is not None,
+                compress=compress,
+                version=EMULATED_VIVADO_VERSION,
+                marks={"EMULATED": EMULATOR_NAME},
+            )
             frames = (200 + digits(seed, 200)) * (1 if module else 8)
             bitstream = emulated_bitstream(seed, frames=frames // 2 if compress else frames)
             if module:
@@ -87,7 +94,7 @@ class BitstreamCommands(SessionBase):
                     console.line(f"Writing bitstream {written}...")
             try:
                 write_bitstream_files(
-                    path, bin_path, design=";".join(fields), part=design.part, bitstream=bitstream
+                    path, bin_path, design=header_design, part=design.part, bitstream=bitstream
                 )
             except OSError as exc:
                 raise CommandError("Vivado 12-1346", f"Cannot write bitstream: {exc}") from exc
