@@ -116,15 +116,53 @@ def _dispatcher(args: argparse.Namespace) -> int:
 
 def _pack(args: argparse.Namespace) -> int:
     from afs.inputs.archive import pack
+    from afs.inputs.bitstream import XCLBIN_SUFFIX
+    from afs.settings import get_settings
 
+    kit_flows = get_settings().kit_flows
+    flow_type = "sdaccel" if args.source.name.lower().endswith(XCLBIN_SUFFIX) else "vivado"
+    pairing = next((flow for flow in kit_flows if flow.flow_type == flow_type), None)
+    shell_id = args.shell_id or (pairing.shell_id if pairing else None)
+    tool_version = args.tool_version or (pairing.tool_version if pairing else None)
+    if shell_id is None or tool_version is None:
+        print(f"afs pack: the factory builds no {flow_type} flow (AFS_KIT_FLOWS)", file=sys.stderr)
+        return 2
     try:
         manifest = pack(
-            args.dcp, args.output, shell_id=args.shell_id, tool_version=args.tool_version
+            args.source,
+            args.output,
+            shell_id=shell_id,
+            tool_version=tool_version,
+            kit_flows=kit_flows,
         )
     except ValueError as exc:
         print(f"afs pack: {exc}", file=sys.stderr)
         return 2
     print(json.dumps(manifest.model_dump(), indent=2))
+    return 0
+
+
+def _bitstream_info(args: argparse.Namespace) -> int:
+    from afs.inputs.bitstream import BitstreamError, describe
+
+    try:
+        info = describe(args.path.absolute())
+    except BitstreamError as exc:
+        print(f"afs bitstream info: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(info.model_dump(), indent=2))
+    return 0
+
+
+def _xclbin_add_image_id(args: argparse.Namespace) -> int:
+    from afs.inputs.bitstream import BitstreamError, add_image_id
+
+    try:
+        add_image_id(args.xclbin.absolute(), args.image_id)
+    except BitstreamError as exc:
+        print(f"afs xclbin add-image-id: {exc}", file=sys.stderr)
+        return 2
+    print(f"{args.xclbin}: image {args.image_id} written where the FP1 runtime reads it")
     return 0
 
 
@@ -153,6 +191,10 @@ def _sample(args: argparse.Namespace) -> int:
             samples.write_sample_shell_dcp(args.output, args.shell_id)
         elif args.what == "module":
             samples.write_sample_module_dcp(args.output)
+        elif args.what == "xclbin":
+            samples.write_sample_xclbin(args.output)
+        elif args.what == "bitstream":
+            args.output.write_bytes(samples.sample_partial_bitstream())
         else:
             args.output.write_text(samples.sample_pblock_xdc())
     except OSError as exc:
@@ -232,12 +274,39 @@ def _parser() -> argparse.ArgumentParser:
     )
     dispatcher.set_defaults(run=_dispatcher)
 
-    pack = commands.add_parser("pack", help="build a tenant DCP tarball with its manifest")
-    pack.add_argument("dcp", type=Path)
-    pack.add_argument("--shell-id", required=True)
-    pack.add_argument("--tool-version", required=True)
+    pack = commands.add_parser(
+        "pack",
+        help="build a tenant DCP tarball with its manifest, as the kit's AEI_Register.sh does",
+        description="A routed .dcp is the vivado flow's upload; an .xclbin is the sdaccel "
+        "flow's: its checkpoint is split out as xclbinsplit does and packed as "
+        "split-primary.dcp with the xclbin's timestamp and clocks. The shell id and tool "
+        "version default to the flow's pairing in the factory's settings.",
+    )
+    pack.add_argument("source", type=Path, help="the routed .dcp, or the .xclbin")
+    pack.add_argument("--shell-id")
+    pack.add_argument("--tool-version")
     pack.add_argument("-o", "--output", type=Path, required=True)
     pack.set_defaults(run=_pack)
+
+    bitstream = commands.add_parser("bitstream", help="Xilinx bitstream tools")
+    bitstream_commands = bitstream.add_subparsers(dest="bitstream_command", required=True)
+    bitstream_info = bitstream_commands.add_parser(
+        "info",
+        help="print kind, part, design, tool version, partial, data bytes, sha256 as JSON",
+        description="Reads a .bit file's header, or the bitstream in an .xclbin.",
+    )
+    bitstream_info.add_argument("path", type=Path)
+    bitstream_info.set_defaults(run=_bitstream_info)
+
+    xclbin = commands.add_parser("xclbin", help="SDAccel xclbin tools")
+    xclbin_commands = xclbin.add_subparsers(dest="xclbin_command", required=True)
+    add_id = xclbin_commands.add_parser(
+        "add-image-id",
+        help="write an image id into an xclbin where the FP1 runtime reads it (xclbinaddaei.py)",
+    )
+    add_id.add_argument("xclbin", type=Path)
+    add_id.add_argument("image_id")
+    add_id.set_defaults(run=_xclbin_add_image_id)
 
     dcp = commands.add_parser("dcp", help="design checkpoint tools")
     dcp_commands = dcp.add_subparsers(dest="dcp_command", required=True)
@@ -262,7 +331,15 @@ def _parser() -> argparse.ArgumentParser:
     pblock = sample_commands.add_parser(
         "pblock-xdc", help="the partition constraints (the kit's pr_pblock.xdc)"
     )
-    for command in (shell, module, pblock):
+    sample_xclbin = sample_commands.add_parser(
+        "xclbin",
+        help="an SDAccel xclbin whose BITSTREAM section is a checkpoint routed on shell "
+        "0x01210101 (xocc with acceleratorBinaryContent=dcp)",
+    )
+    sample_bit = sample_commands.add_parser(
+        "bitstream", help="a partial bitstream for the VU9P (.bit, with its header)"
+    )
+    for command in (shell, module, pblock, sample_xclbin, sample_bit):
         command.add_argument("-o", "--output", type=Path, required=True)
         command.set_defaults(run=_sample)
 

@@ -10,7 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from afs.devstack.samples import SHELL_TOP, write_sample_dcp, write_sample_module_dcp
+from afs.devstack.samples import (
+    SHELL_TOP,
+    write_sample_dcp,
+    write_sample_module_dcp,
+    write_sample_xclbin,
+)
 from afs.inputs.dcp import read_dcp
 
 
@@ -151,3 +156,86 @@ def test_vivado_log_of_a_missing_file_fails_clearly(tmp_path: Path) -> None:
     completed = afs("vivado-log", str(tmp_path / "absent.log"))
     assert completed.returncode == 1
     assert "absent.log" in completed.stderr
+
+
+def test_pack_of_an_xclbin_takes_the_sdaccel_pairing_and_packs_split_primary(
+    tmp_path: Path,
+) -> None:
+    xclbin = write_sample_xclbin(tmp_path / "vadd.xclbin")
+    out = tmp_path / "dcp.tar"
+    completed = afs("pack", str(xclbin), "-o", str(out))
+    assert completed.returncode == 0, completed.stderr
+    manifest = json.loads(completed.stdout)
+    assert (manifest["flow_type"], manifest["shell_id"], manifest["tool_version"]) == (
+        "sdaccel",
+        "0x01210101",
+        "2017.4.op",
+    )
+    with tarfile.open(out) as archive:
+        assert archive.getnames() == ["./split-primary.dcp", "./manifest.json"]
+
+
+def test_pack_refuses_a_shell_the_factory_does_not_build_before_writing(tmp_path: Path) -> None:
+    dcp = write_sample_dcp(tmp_path / "ul_pr_top_routed.dcp")
+    out = tmp_path / "dcp.tar"
+    completed = afs("pack", str(dcp), "--shell-id", "0x01010030", "-o", str(out))
+    assert completed.returncode == 2
+    assert completed.stderr == (
+        "afs pack: shell_id '0x01010030' is not one of 0x01010029, 0x01210101\n"
+    )
+    assert not out.exists()
+
+
+def test_bitstream_info_prints_a_bit_files_header_as_json(tmp_path: Path) -> None:
+    bit = tmp_path / "x.bit"
+    assert afs("sample", "bitstream", "-o", str(bit)).returncode == 0
+    completed = afs("bitstream", "info", str(bit))
+    assert completed.returncode == 0, completed.stderr
+    info = json.loads(completed.stdout)
+    assert {key: info[key] for key in ("kind", "part", "partial", "tool_version")} == {
+        "kind": "bit",
+        "part": "xcvu9p-flgb2104-2-i",
+        "partial": True,
+        "tool_version": "2017.4.op",
+    }
+    assert info["data_bytes"] < bit.stat().st_size
+    assert len(info["sha256"]) == 64
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (lambda p: write_sample_dcp(p / "x.dcp"), "is not a Xilinx bitstream"),
+        (lambda p: write_sample_xclbin(p / "x.xclbin"), "holds a design checkpoint"),
+    ],
+    ids=["checkpoint", "xclbin-of-a-checkpoint"],
+)
+def test_bitstream_info_refuses_what_is_not_a_bitstream_with_exit_2(
+    tmp_path: Path, make, reason: str
+) -> None:
+    completed = afs("bitstream", "info", str(make(tmp_path)))
+    assert completed.returncode == 2
+    assert reason in completed.stderr
+    assert completed.stdout == ""
+
+
+def test_xclbin_add_image_id_writes_it_at_byte_416(tmp_path: Path) -> None:
+    xclbin = write_sample_xclbin(tmp_path / "vadd.xclbin")
+    before = xclbin.read_bytes()
+    image_id = "4010a32c5c62bad9015c62dc2290002b"
+    completed = afs("xclbin", "add-image-id", str(xclbin), image_id)
+    assert completed.returncode == 0, completed.stderr
+    after = xclbin.read_bytes()
+    assert after[416:448] == image_id.encode()
+    assert after[:416] + after[448:] == before[:416] + before[448:]
+
+
+def test_xclbin_add_image_id_refuses_an_id_that_is_not_one_and_changes_nothing(
+    tmp_path: Path,
+) -> None:
+    xclbin = write_sample_xclbin(tmp_path / "vadd.xclbin")
+    before = xclbin.read_bytes()
+    completed = afs("xclbin", "add-image-id", str(xclbin), "4010A32C")
+    assert completed.returncode == 2
+    assert "not 32 lowercase hexadecimal digits" in completed.stderr
+    assert xclbin.read_bytes() == before

@@ -91,12 +91,18 @@ def _create(args: argparse.Namespace, client: FactoryClient) -> int:
             field = ".".join(str(part) for part in error["loc"])
             print(f"afs image create: --{field.replace('_', '-')}: {error['msg']}", file=sys.stderr)
         return 2
-    if args.dcp_file is not None and not args.dcp_file.is_file():
-        print(
-            f"afs image create: --dcp-file {args.dcp_file.absolute()}: no such file",
-            file=sys.stderr,
-        )
-        return 2
+    for option, path in (("--dcp-file", args.dcp_file), ("--xclbin", args.xclbin)):
+        if path is not None and not path.is_file():
+            print(f"afs image create: {option} {path.absolute()}: no such file", file=sys.stderr)
+            return 2
+    if args.xclbin is not None:
+        from afs.inputs.bitstream import BitstreamError, read_xclbin
+
+        try:  # before anything is uploaded or created
+            read_xclbin(args.xclbin)
+        except BitstreamError as exc:
+            print(f"afs image create: --xclbin {args.xclbin.absolute()}: {exc}", file=sys.stderr)
+            return 2
     if args.dcp_file is not None:
         bar = ProgressBar(args.dcp_file.name, args.dcp_file.stat().st_size, sys.stderr)
         try:
@@ -105,9 +111,26 @@ def _create(args: argparse.Namespace, client: FactoryClient) -> int:
             bar.close()
     created = client.create(request)
     print(f"image {created.id}: {created.status.value}", flush=True)
+    if args.xclbin is not None:
+        _add_image_id(args.xclbin, created.id)
     if not args.wait:
         return 0
     return _report_finished(client.wait(created.id, seen=created.status, on_change=_say_status))
+
+
+def _add_image_id(xclbin: Path, image_id: str) -> None:
+    """As the kit's AEI_Register.sh after a create: the id into the xclbin, for the runtime."""
+    from afs.inputs.bitstream import BitstreamError, add_image_id
+
+    try:
+        add_image_id(xclbin, image_id)
+    except BitstreamError as exc:
+        print(f"afs image create: --xclbin: {exc}; the image is created", file=sys.stderr)
+        print(
+            f"afs image create: later: afs xclbin add-image-id XCLBIN {image_id}", file=sys.stderr
+        )
+        return
+    print(f"{xclbin}: image id written (afs xclbin add-image-id)", flush=True)
 
 
 def _list(args: argparse.Namespace, client: FactoryClient) -> int:
@@ -185,6 +208,12 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     create.add_argument("--name", required=True)
     create.add_argument("--log-directory", help="directory in the bucket for the log tarball")
     create.add_argument("--description")
+    create.add_argument(
+        "--xclbin",
+        type=Path,
+        help="the sdaccel flow's .xclbin: once the image is created, write its id into it "
+        "where the FP1 runtime reads it (as the kit's AEI_Register.sh does)",
+    )
     create.add_argument("--wait", action="store_true", help="follow it to active or error")
     create.set_defaults(handler=_create)
 

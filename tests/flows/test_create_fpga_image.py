@@ -16,9 +16,15 @@ import pytest
 
 from afs.build.aei import read_aei, read_aei_bitstream
 from afs.catalog import QuotaExceeded, default_catalog
-from afs.devstack.samples import write_sample_dcp, write_sample_module_dcp
+from afs.devstack.samples import (
+    sample_partial_bitstream,
+    write_sample_dcp,
+    write_sample_module_dcp,
+    write_sample_xclbin,
+)
 from afs.errors import FailureCause
 from afs.files import atomic_write
+from afs.inputs.archive import pack
 from afs.models import ImageRecord
 from afs.settings import get_settings
 from afs.status import ImageStatus
@@ -241,12 +247,61 @@ def test_a_design_whose_top_is_not_its_shells_is_refused_before_vivado(
     assert not [name for name in logs_of(tenant, record) if name.startswith("vivado/")]
 
 
+SDACCEL = {
+    "flow_type": "sdaccel",
+    "shell_id": "0x01210101",
+    "tool_version": "2017.4.op",
+    "xclbin_timestamp": "1514764800",
+    "clock_freq": "250",
+    "clock_freq2": "500",
+}
+
+
 def test_a_design_routed_on_one_shell_and_declared_for_another_fails_pr_verify(
     tenant: Tenant, tmp_path: Path
 ) -> None:
-    record = build(tenant, sample_tarball(tmp_path, shell_id="0x01210101"))
+    dcp = write_sample_dcp(tmp_path / "d.dcp").read_bytes()  # routed on 0x01010029
+    members = {"split-primary.dcp": dcp, "manifest.json": json_bytes(manifest_for(dcp, **SDACCEL))}
+    record = build(tenant, tarball(members))
     assert_failed_with(tenant, record, FailureCause.PR_VERIFY_FAILED, "Vivado 12-3515")
     assert b"are not compatible" in logs_of(tenant, record)["vivado/vivado.log"]
+
+
+def test_an_sdaccel_xclbin_packed_as_the_kit_does_is_built_by_vivado_2017_4_op(
+    tenant: Tenant, tmp_path: Path
+) -> None:
+    xclbin = write_sample_xclbin(tmp_path / "vadd.xclbin")
+    pack(
+        xclbin,
+        tmp_path / "dcp.tar",
+        shell_id="0x01210101",
+        tool_version="2017.4.op",
+        kit_flows=get_settings().kit_flows,
+    )
+    record = build(tenant, (tmp_path / "dcp.tar").read_bytes())
+    assert record.status is ImageStatus.ACTIVE, record.message
+    manifest = record.metadata["manifest"]
+    assert (manifest["flow_type"], manifest["clock_freq"], manifest["clock_freq2"]) == (
+        "sdaccel",
+        "250",
+        "500",
+    )
+    assert "v2017.4.op" in record.metadata["toolchain"]
+    logs = logs_of(tenant, record)
+    assert b"PR_VERIFY: check points" in logs["vivado/vivado.log"]
+    assert b"are compatible" in logs["vivado/vivado.log"]
+
+
+def test_a_bitstream_uploaded_in_place_of_the_checkpoint_is_refused_before_vivado(
+    tenant: Tenant,
+) -> None:
+    bitstream = sample_partial_bitstream()
+    manifest = json_bytes(manifest_for(bitstream, **SDACCEL))
+    record = build(tenant, tarball({"split-primary.dcp": bitstream, "manifest.json": manifest}))
+    assert_failed_with(
+        tenant, record, FailureCause.DCP_IS_BITSTREAM, "acceleratorBinaryContent=dcp"
+    )
+    assert not [name for name in logs_of(tenant, record) if name.startswith("vivado/")]
 
 
 def test_a_timing_violation_in_vivado_names_the_first_error(tenant: Tenant, tmp_path: Path) -> None:

@@ -1,5 +1,5 @@
 """Xilinx .bit files: the header Vivado writes (format in afs.inputs.bitstream), around an
-emulated (non-functional) bitstream. The .bin file is the bitstream alone.
+emulated (non-functional) bitstream; the .bin file as `write_bitstream -bin_file` writes it.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import struct
 from datetime import datetime
 from pathlib import Path
 
-from afs.inputs.bitstream import BIT_PREAMBLE, SYNC_WORD
+from afs.inputs.bitstream import BIT_PREAMBLE, SYNC_WORD, write_bin
 
 # Dummy pad words, the bus-width detection pattern, then sync, as a real configuration stream opens.
 _STREAM_HEAD = b"\xff" * 64 + bytes.fromhex("000000bb11220044ffffffffffffffff") + SYNC_WORD
@@ -56,4 +56,4 @@ def write_bitstream_files(
 ) -> None:
     bit_path.write_bytes(bit_file(design, part, bitstream, datetime.now()))
     if bin_path is not None:
-        bin_path.write_bytes(bitstream)
+        write_bin(bit_path, bin_path)  # the rule of `write_bitstream -bin_file`
