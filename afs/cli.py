@@ -21,8 +21,8 @@ def _demo(args: argparse.Namespace) -> int:
     if tarball is not None and not tarball.is_file():
         print(f"afs demo: --tarball {tarball}: no such file", file=sys.stderr)
         return 2
-    record = run_demo(args.home.resolve(), tarball=tarball)
-    return 0 if record.status is ImageStatus.ACTIVE else 1
+    images = run_demo(args.home.resolve(), tarball=tarball)
+    return 0 if all(image.status is ImageStatus.ACTIVE for image in images) else 1
 
 
 def _at_least_one(text: str) -> int:

@@ -1,7 +1,9 @@
-"""`afs demo`: one image through the embedded stack, from a DCP tarball to an active image.
+"""`afs demo`: images through the embedded stack, from a DCP tarball to an active image.
 
-The tarball is the sample (a whole routed design, as the FP1 kit uploads it) or the caller's own;
-the image's log tarball is saved in the demo's home, which outlives the stack.
+The samples are one upload of each of the FP1 kit's flows, one after the other (a project builds
+one image at a time): the vivado flow's whole routed design, and the sdaccel flow's xclbin packed
+as the kit's AEI_Register.sh packs it. Or the caller's own tarball. Each image's log tarball is
+saved in the demo's home, which outlives the stack.
 """
 
 from __future__ import annotations
@@ -18,7 +20,12 @@ from afs.catalog.credentials import CredentialStore
 from afs.client import FactoryClient
 from afs.client.config import ClientConfig
 from afs.devstack.embedded import EmbeddedStack, embedded_stack
-from afs.devstack.samples import write_sample_dcp
+from afs.devstack.samples import (
+    SDACCEL_SHELL_ID,
+    SDACCEL_TOOL_VERSION,
+    write_sample_dcp,
+    write_sample_xclbin,
+)
 from afs.inputs.archive import pack
 from afs.models import IMAGE_FILE_KEY, FpgaImageRequest
 from afs.settings import get_settings
@@ -26,7 +33,7 @@ from afs.tenants import TenantStorage, save_tenant, tenant_client
 from afs.wire.schemas import ImageItem
 
 DEMO_BUCKET = "afs-demo-tenant"
-DEMO_KEY = "vu9p/sample-dcp.tar"
+DEMO_DIRECTORY = "vu9p"
 DEMO_LOG_DIRECTORY = "vu9p/log"
 
 
@@ -51,13 +58,49 @@ def create_demo_tenant(stack: EmbeddedStack, bucket: str = DEMO_BUCKET) -> Clien
     )
 
 
-def write_sample_tarball(directory: Path) -> Path:
-    """The emulator's sample whole routed design, packed as a tenant uploads it."""
+def write_sample_tarballs(directory: Path) -> dict[str, Path]:
+    """The emulator's samples of both flows, packed as a tenant uploads them, by flow."""
     dcp = write_sample_dcp(directory / "ul_pr_top_routed.dcp")
-    tarball = directory / "sample-dcp.tar"
-    pack(dcp, tarball, shell_id="0x01010029", tool_version="2017.2")
+    vivado = directory / "sample-dcp.tar"
+    pack(dcp, vivado, shell_id="0x01010029", tool_version="2017.2")
+    xclbin = write_sample_xclbin(directory / "vadd.xclbin")
+    sdaccel = directory / "sample-sdaccel-dcp.tar"
+    pack(xclbin, sdaccel, shell_id=SDACCEL_SHELL_ID, tool_version=SDACCEL_TOOL_VERSION)
     dcp.unlink()
-    return tarball
+    xclbin.unlink()
+    return {"vivado": vivado, "sdaccel": sdaccel}
+
+
+def _build_one(
+    client: FactoryClient, home: Path, tarball: Path, what: str, say: Callable[[str], None],
+    timeout: float,
+) -> ImageItem:  # fmt: skip
+    request = FpgaImageRequest(
+        dcp_location=f"{DEMO_BUCKET}:{DEMO_DIRECTORY}/{tarball.name}",
+        log_directory=DEMO_LOG_DIRECTORY,
+        name=f"demo-{tarball.stem}",
+        description="image built by afs demo",
+    )
+    client.upload(tarball, request.dcp_location)
+    say(f"uploaded {what} to {request.dcp_location}")
+    created = client.create(request)
+    say(f"image {created.id} (project {client.config.project_id})")
+    say(f"  status: {created.status.value}")
+    item = client.wait(
+        created.id,
+        seen=created.status,
+        on_change=lambda item: say(f"  status: {item.status.value}"),
+        interval=0.2,
+        timeout=timeout,
+    )
+    if item.message:
+        say(f"  message: {item.message}")
+    logs = client.logs(created.id, home)
+    say(f"log tarball: {logs.location}, saved as {logs.path}")
+    if item.metadata:
+        say(f"image file:  {item.metadata[IMAGE_FILE_KEY]} ({item.size} MB)")
+        say(f"toolchain:   {item.metadata.get('toolchain')}")
+    return item
 
 
 def run_demo(
@@ -65,11 +108,9 @@ def run_demo(
     say: Callable[[str], None] = print,
     timeout: float = 300,
     tarball: Path | None = None,
-) -> ImageItem:
-    """Start the embedded stack under `home` (wiped first), build one image through the API.
-
-    `tarball` is built instead of the sample when given.
-    """
+) -> list[ImageItem]:
+    """Start the embedded stack under `home` (wiped first), build images through the API: a
+    sample of each flow, or `tarball` when given."""
     shutil.rmtree(home, ignore_errors=True)
     say(f"starting the embedded stack under {home} (S3 dev store, Prefect server, worker, API)...")
     with embedded_stack(home) as stack, tempfile.TemporaryDirectory() as scratch:
@@ -78,32 +119,12 @@ def run_demo(
         say(f"  API:         {stack.api_url}")
         say("  Vivado:      the AFS emulator (not Vivado; images are marked as emulated)")
         config = create_demo_tenant(stack)
-        request = FpgaImageRequest(
-            dcp_location=f"{DEMO_BUCKET}:{DEMO_KEY}",
-            log_directory=DEMO_LOG_DIRECTORY,
-            name="demo-image",
-            description="image built by afs demo",
-        )
+        if tarball is not None:
+            uploads = {str(tarball): tarball}
+        else:
+            samples = write_sample_tarballs(Path(scratch))
+            uploads = {f"a sample {flow} flow DCP tarball": path for flow, path in samples.items()}
         with FactoryClient(config) as client:
-            upload = tarball or write_sample_tarball(Path(scratch))
-            client.upload(upload, request.dcp_location)
-            what = str(tarball) if tarball else "a sample DCP tarball"
-            say(f"uploaded {what} to {request.dcp_location}")
-            created = client.create(request)
-            say(f"image {created.id} (project {config.project_id})")
-            say(f"  status: {created.status.value}")
-            item = client.wait(
-                created.id,
-                seen=created.status,
-                on_change=lambda item: say(f"  status: {item.status.value}"),
-                interval=0.2,
-                timeout=timeout,
-            )
-            if item.message:
-                say(f"  message: {item.message}")
-            logs = client.logs(created.id, home)
-        say(f"log tarball: {logs.location}, saved as {logs.path}")
-        if item.metadata:
-            say(f"image file:  {item.metadata[IMAGE_FILE_KEY]} ({item.size} MB)")
-            say(f"toolchain:   {item.metadata.get('toolchain')}")
-        return item
+            return [
+                _build_one(client, home, path, what, say, timeout) for what, path in uploads.items()
+            ]

@@ -10,7 +10,7 @@ from pathlib import Path
 from afs.catalog import default_catalog
 from afs.client import FactoryClient
 from afs.devstack.browser import ensure_cjk_font, screenshot
-from afs.devstack.demo import create_demo_tenant, write_sample_tarball
+from afs.devstack.demo import create_demo_tenant, write_sample_tarballs
 from afs.devstack.embedded import embedded_stack
 from afs.models import FpgaImageRequest
 from afs.orchestration.artifacts import summary_artifact_id
@@ -43,7 +43,7 @@ def main() -> int:
             log_directory="vu9p/log",
         )
         with FactoryClient(config) as client:
-            client.upload(write_sample_tarball(Path(home)), request.dcp_location)
+            client.upload(write_sample_tarballs(Path(home))["vivado"], request.dcp_location)
             image = client.wait(client.create(request).id, interval=0.5, timeout=300)
         run_id, artifact_id, deployment_id = _ids(image.id)
         ui = stack.prefect_ui_url

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from afs import storage
 from afs.client.config import ClientConfig, load_client_config, save_client_config
-from afs.devstack.demo import create_demo_tenant, write_sample_tarball
+from afs.devstack.demo import create_demo_tenant, write_sample_tarballs
 from afs.devstack.embedded import EmbeddedStack, StackPorts, embedded_stack
 from afs.settings import get_settings
 from afs.tenants import load_tenant, tenant_client
@@ -54,11 +54,12 @@ def run_up(home: Path, say: Callable[[str], None] = _say) -> None:
         say(f"S3 endpoint: {stack.obs_endpoint}")
         say(f"Bucket: {UP_BUCKET}")
         say(f"Client configuration: {config_path}")
-        sample = write_sample_tarball(home)
+        samples = write_sample_tarballs(home)
         say(
             f"  try: AFS_CLIENT_CONFIG={config_path} afs image create --name first "
-            f"--dcp-file {sample} --dcp-location {UP_BUCKET}:dcp/sample.tar --wait"
+            f"--dcp-file {samples['vivado']} --dcp-location {UP_BUCKET}:dcp/sample.tar --wait"
         )
+        say(f"  (the SDAccel flow's sample: {samples['sdaccel']})")
         say(f"Vivado: the AFS emulator. Ctrl-C stops; images, runs and schedules stay in {home}")
         stop.wait()
         say("stopping (builds in flight get 10 s to finish) ...")
