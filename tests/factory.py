@@ -17,10 +17,13 @@ from typing import Any
 
 from afs import storage
 from afs.devstack.samples import (
+    SDACCEL_SHELL_ID,
+    SDACCEL_TOOL_VERSION,
     sample_pblock_xdc,
     write_sample_dcp,
     write_sample_module_dcp,
     write_sample_shell_dcp,
+    write_sample_xclbin,
 )
 from afs.inputs.archive import pack
 from afs.models import FpgaImageRequest
@@ -55,15 +58,25 @@ class Tenant:
         return FpgaImageRequest(dcp_location=f"{self.bucket}:{key}", name="test-image", **fields)
 
 
-def sample_tarball(tmp_path: Path, *, emulator_fault: str | None = None, **pack_options) -> bytes:
-    """A tenant tarball as `afs pack` makes it, of the whole design routed on shell 0x01010029.
+def sample_tarball(
+    tmp_path: Path, *, emulator_fault: str | None = None, flow: str = "vivado", **pack_options
+) -> bytes:
+    """A tenant tarball as `afs pack` makes it: of the vivado flow, the whole design routed on
+    shell 0x01010029; of the sdaccel flow, an xclbin whose checkpoint is routed on 0x01210101.
 
     `pack_options` may tamper with it (declaring another shell, say).
     """
-    dcp = write_sample_dcp(tmp_path / "ul_pr_top_routed.dcp", emulator_fault=emulator_fault)
     out = tmp_path / "dcp.tar"
-    options = {"shell_id": "0x01010029", "tool_version": "2017.2", **pack_options}
-    pack(dcp, out, **options)
+    if flow == "sdaccel":
+        routed = write_sample_dcp(
+            tmp_path / "routed.dcp", shell_id=SDACCEL_SHELL_ID, emulator_fault=emulator_fault
+        )
+        source = write_sample_xclbin(tmp_path / "vadd.xclbin", primary=routed.read_bytes())
+        options = {"shell_id": SDACCEL_SHELL_ID, "tool_version": SDACCEL_TOOL_VERSION}
+    else:
+        source = write_sample_dcp(tmp_path / "ul_pr_top_routed.dcp", emulator_fault=emulator_fault)
+        options = {"shell_id": "0x01010029", "tool_version": "2017.2"}
+    pack(source, out, **{**options, **pack_options})
     return out.read_bytes()
 
 

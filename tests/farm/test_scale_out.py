@@ -270,12 +270,13 @@ def _wait_until_building(farm: Farm, name: str, image_ids: list[str], timeout: f
 
 
 def _tarballs(directory: Path, emulator_fault: str | None = None) -> dict[str, bytes]:
-    """A sample tarball for each tool version."""
+    """A sample tarball for each tool version: the kit's vivado flow builds with 2017.2, its
+    sdaccel flow with 2017.4.op."""
     tarballs = {}
-    for version in TOOL_VERSIONS:
+    for version, flow in zip(TOOL_VERSIONS, ("vivado", "sdaccel"), strict=True):
         (directory / version).mkdir()
         tarballs[version] = sample_tarball(
-            directory / version, tool_version=version, emulator_fault=emulator_fault
+            directory / version, flow=flow, emulator_fault=emulator_fault
         )
     return tarballs
 

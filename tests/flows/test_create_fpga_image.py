@@ -486,8 +486,9 @@ def test_a_missing_shell_checkpoint_is_the_factorys_internal_error(
 ) -> None:
     # A shell allowed in this process's settings but never installed; the installed shells that
     # other processes of the session read stay as they are.
-    allowed = [*get_settings().allowed_shell_ids, "0x0badbeef"]
-    monkeypatch.setenv("AFS_ALLOWED_SHELL_IDS", json.dumps(allowed))
+    pairing = {"flow_type": "vivado", "shell_id": "0x0badbeef", "tool_version": "2017.2"}
+    flows = [flow.model_dump() for flow in get_settings().kit_flows]
+    monkeypatch.setenv("AFS_KIT_FLOWS", json.dumps([*flows, pairing]))
     get_settings.cache_clear()
     try:
         record = build(tenant, sample_tarball(tmp_path, shell_id="0x0badbeef"))
@@ -764,7 +765,7 @@ def test_a_run_on_a_host_without_its_vivado_hands_the_image_back(
     which starts its build on the queue of its tool version."""
     from afs.settings import emulator_binary
 
-    tenant.put(DCP_KEY, sample_tarball(tmp_path, tool_version="2017.4.op"))
+    tenant.put(DCP_KEY, sample_tarball(tmp_path, flow="sdaccel"))
     request = tenant.request(DCP_KEY)
     image_id = None if from_the_form else default_catalog().register(tenant.project_id, request).id
     monkeypatch.setenv("AFS_VIVADO_BINARIES", json.dumps({"2017.2": emulator_binary()}))

@@ -271,6 +271,15 @@ def test_a_design_field_with_no_attributes_is_a_full_bitstream_of_no_known_versi
     assert header.user_id is None
 
 
+def test_a_design_field_saying_partial_false_is_a_full_bitstream(tmp_path: Path) -> None:
+    design = "top;PARTIAL=FALSE;UserID=0XFFFFFFFF;Version=2017.2"
+
+    header = read_bit(write(tmp_path, "top.bit", bit(design)))
+
+    assert header.partial is False
+    assert header.attributes["PARTIAL"] == "FALSE"
+
+
 def test_the_sample_partial_bitstream_is_a_partial_for_the_vu9p(tmp_path: Path) -> None:
     header = read_bit(write(tmp_path, "sample.bit", sample_partial_bitstream()))
 

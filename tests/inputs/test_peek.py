@@ -87,7 +87,7 @@ def _header(name: str, size: int) -> bytes:
 
 
 def test_a_packed_tarball_gives_its_tool_version_from_its_first_blocks(tmp_path: Path) -> None:
-    data = sample_tarball(tmp_path, tool_version="2017.4.op")
+    data = sample_tarball(tmp_path, flow="sdaccel")
 
     manifest, store = _peek(data)
 
@@ -243,7 +243,7 @@ def test_a_manifest_that_does_not_parse_or_validate_is_none(content: bytes) -> N
 
 
 def test_a_gzip_compressed_tarball_is_none(tmp_path: Path) -> None:
-    data = gzip.compress(sample_tarball(tmp_path, tool_version="2017.4.op"))
+    data = gzip.compress(sample_tarball(tmp_path, flow="sdaccel"))
 
     manifest, store = _peek(data)
 

@@ -34,11 +34,11 @@ def image_of(catalog: Catalog, project_id: str, request: FpgaImageRequest) -> Im
     return catalog.register(project_id, request)
 
 
-@pytest.mark.parametrize("tool_version", ["2017.2", "2017.4.op"])
+@pytest.mark.parametrize(("flow", "tool_version"), [("vivado", "2017.2"), ("sdaccel", "2017.4.op")])
 def test_a_run_goes_to_the_queue_of_its_tool_version(
-    tenant: Tenant, catalog: Catalog, tmp_path: Path, tool_version: str
+    tenant: Tenant, catalog: Catalog, tmp_path: Path, flow: str, tool_version: str
 ) -> None:
-    tenant.put(KEY, sample_tarball(tmp_path, tool_version=tool_version))
+    tenant.put(KEY, sample_tarball(tmp_path, flow=flow))
     record = image_of(catalog, tenant.project_id, tenant.request(KEY))
 
     assert queue_for(get_settings(), record) == f"vivado-{tool_version}"
@@ -75,7 +75,7 @@ def test_a_bucket_the_project_does_not_own_is_not_read(
     tenant: Tenant, catalog: Catalog, tmp_path: Path
 ) -> None:
     other = Tenant(tenant.storage.endpoint or "")
-    other.put(KEY, sample_tarball(tmp_path, tool_version="2017.4.op"))
+    other.put(KEY, sample_tarball(tmp_path, flow="sdaccel"))
     record = image_of(catalog, tenant.project_id, other.request(KEY))
 
     assert queue_for(get_settings(), record) == "vivado-2017.2"
@@ -105,7 +105,7 @@ def test_the_dispatcher_starts_the_run_on_that_queue(
 ) -> None:
     from prefect import get_client
 
-    tenant.put(KEY, sample_tarball(tmp_path, tool_version="2017.4.op"))
+    tenant.put(KEY, sample_tarball(tmp_path, flow="sdaccel"))
     record = image_of(catalog, tenant.project_id, tenant.request(KEY))
     start = deployment_starter(
         CREATE_DEPLOYMENT_PATH, lambda record: queue_for(get_settings(), record)
