@@ -51,7 +51,7 @@ from typing import IO, Any
 from pydantic import BaseModel, ValidationError
 
 from afs.errors import FailureCause, ImageBuildError
-from afs.files import atomic_write
+from afs.files import atomic_write, file_sha256
 from afs.inputs.bitstream import (
     XCLBIN_SUFFIX,
     BitstreamError,
@@ -566,14 +566,6 @@ def bitstream_not_dcp(path: Path, name: str) -> str:
         "param:compiler.acceleratorBinaryContent=dcp, so that xclbinsplit's split-primary.bit "
         "is that checkpoint"
     )
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as source:
-        while chunk := source.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 # The PCI ids each of the kit's metadata scripts writes (create_dpdk_metadata.py,

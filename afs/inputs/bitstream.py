@@ -25,7 +25,6 @@ BitstreamError naming what is wrong.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import shutil
 import struct
@@ -36,7 +35,7 @@ from xml.etree import ElementTree
 from pydantic import BaseModel
 
 from afs.errors import AfsError
-from afs.files import atomic_write
+from afs.files import atomic_write, file_sha256
 from afs.inputs.dcp import DcpError, check_xml_structure
 
 BIT_PREAMBLE = bytes.fromhex("00090ff00ff00ff00ff0000001")
@@ -314,14 +313,6 @@ def read_xclbin(path: Path) -> XclbinInfo:
         raise BitstreamError(f"{path.name} cannot be read ({exc.strerror})") from exc
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        while chunk := stream.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def describe(path: Path) -> BitstreamInfo:
     """A `.bit` file or an `.xclbin`, told apart by their first bytes, described."""
     try:
@@ -346,7 +337,7 @@ def describe(path: Path) -> BitstreamInfo:
         tool_version=header.tool_version,
         partial=header.partial,
         data_bytes=header.data_bytes,
-        sha256=_sha256(path),
+        sha256=file_sha256(path),
     )
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from afs.build.vivado.runner import VivadoConfigError, tool_identity, vivado_binary_for
-from afs.inputs.archive import file_sha256
+from afs.files import file_sha256
 from afs.inputs.dcp import DcpError, read_dcp
 from afs.settings import EMULATOR_COMMAND, VU9P_PART, Settings
 
