@@ -148,8 +148,10 @@ def canonical_part(part: str) -> str:
     Vivado writes some families' parts in full (`xczu6eg-ffvc900-1-i`) and others short
     (`7z020clg400`); both name the device and package, which is what a bitstream is built for.
     """
-    device_package = "".join(part.strip().lower().split("-")[:2])
-    return device_package.removeprefix("xc")
+    device, *rest = part.strip().lower().removeprefix("xc").split("-")
+    # `vu9p-flgb2104-2-i`: the package follows; `7z020clg400-1`: the speed grade does.
+    package = rest[0] if rest and rest[0][:1].isalpha() else ""
+    return device + package
 
 
 def same_part(first: str, second: str) -> bool:
