@@ -102,10 +102,14 @@ def _deploy(args: argparse.Namespace) -> int:
 
 def _dispatcher(args: argparse.Namespace) -> int:
     from afs.orchestration.dispatch import start_dispatcher
-    from deployments import CREATE_DEPLOYMENT_PATH, DELETE_DEPLOYMENT_PATH
+    from deployments import (
+        CREATE_DEPLOYMENT_PATH,
+        DELETE_DEPLOYMENT_PATH,
+        REGISTER_DEPLOYMENT_PATH,
+    )
 
     dispatcher, stop = start_dispatcher(
-        CREATE_DEPLOYMENT_PATH, DELETE_DEPLOYMENT_PATH, args.interval
+        CREATE_DEPLOYMENT_PATH, REGISTER_DEPLOYMENT_PATH, DELETE_DEPLOYMENT_PATH, args.interval
     )
     while dispatcher.is_alive():
         dispatcher.join(timeout=1)

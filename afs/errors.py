@@ -53,6 +53,10 @@ class FailureCause(StrEnum):
     DCP_NOT_ROUTED_DESIGN = "DCP_NOT_ROUTED_DESIGN"
     # A Xilinx bitstream where the checkpoint should be (an xclbin compiled to a bitstream).
     DCP_IS_BITSTREAM = "DCP_IS_BITSTREAM"
+    # A registered file: not a readable bitstream, no bitstream in it, or a full one.
+    BITSTREAM_CORRUPT = "BITSTREAM_CORRUPT"
+    BITSTREAM_NOT_FOUND = "BITSTREAM_NOT_FOUND"
+    BITSTREAM_NOT_PARTIAL = "BITSTREAM_NOT_PARTIAL"
     PART_MISMATCH = "PART_MISMATCH"
     SHELL_VERSION_INVALID = "SHELL_VERSION_INVALID"
     TOOL_VERSION_INVALID = "TOOL_VERSION_INVALID"
@@ -161,8 +165,16 @@ class ApiErrorCode(Enum):
     IMAGE_NOT_FOUND = ("AFS.0002", 404, "no such FPGA image in this project")
     IMAGE_PROTECTED = ("AFS.0003", 409, "the image is associated with an ECS image (protected)")
     IMAGE_STATUS_CONFLICT = ("AFS.0004", 409, "the image's status does not allow the operation")
-    BUCKET_NOT_OWNED = ("AFS.0005", 403, "the DCP's bucket is not one of the project's buckets")
-    DCP_NOT_FOUND = ("AFS.0006", 400, "the DCP object does not exist or cannot be read")
+    BUCKET_NOT_OWNED = (
+        "AFS.0005",
+        403,
+        "the file's bucket is not one of the project's buckets",
+    )
+    DCP_NOT_FOUND = (
+        "AFS.0006",
+        400,
+        "the DCP tarball or registered file cannot be read",
+    )
     STORAGE_UNAVAILABLE = ("AFS.0007", 503, "the object store did not answer; try again")
     CLIENT_TOKEN_CONFLICT = ("AFS.0008", 409, "X-Client-Token was used with another body")
     ASSOCIATION_EXISTS = ("AFS.0009", 409, "the FPGA image is already associated with the image")

@@ -7,6 +7,7 @@ adds the field's location, so a caller always learns which field and which rule.
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -64,15 +65,15 @@ def check_bucket_name(bucket: str) -> str:
     raise ValueError("bucket name must not be an IP address")
 
 
-def check_object_key(key: str) -> str:
-    if not 4 <= len(key) <= 128:
-        raise ValueError(f"file name must be 4-128 characters, got {len(key)}")
+def check_object_key(key: str, suffixes: tuple[str, ...] = (".tar",), max_length: int = 128) -> str:
+    if not 4 <= len(key) <= max_length:
+        raise ValueError(f"file name must be 4-{max_length} characters, got {len(key)}")
     if not _OBJECT_CHARS.fullmatch(key):
         raise ValueError("file name may contain only letters, digits, '-', '_', '/' and '.'")
     if key.startswith("/"):
         raise ValueError("file name must not start with '/'")
-    if not key.endswith(".tar"):
-        raise ValueError("file name must end with '.tar'")
+    if not key.endswith(suffixes):
+        raise ValueError(f"file name must end with {' or '.join(map(repr, suffixes))}")
     directory, _, _ = key.rpartition("/")
     if directory:
         _check_segments(directory, "directory")
@@ -85,6 +86,32 @@ def check_dcp_location(value: str) -> str:
         raise ValueError("must have the form 'bucket:file name', e.g. 'obs-fpga:vu9p/dcp.tar'")
     check_bucket_name(bucket)
     check_object_key(key)
+    return value
+
+
+# The legacy register's file: a finished bitstream (fisclient: 4-64 characters, .bin or .xclbin).
+REGISTERED_FILE_SUFFIXES = (".bin", ".xclbin")
+
+
+def check_register_location(value: str) -> str:
+    bucket, separator, key = value.partition(":")
+    if not separator:
+        raise ValueError("must have the form 'bucket:file name', e.g. 'obs-fpga:fpga.bin'")
+    check_bucket_name(bucket)
+    check_object_key(key, REGISTERED_FILE_SUFFIXES, max_length=64)
+    return value
+
+
+MAX_REGISTER_METADATA_CHARS = 1024
+
+
+def check_register_metadata(value: dict[str, Any]) -> dict[str, Any]:
+    # Counted as fisclient counts it: json.dumps with its default separators and ASCII escapes.
+    length = len(json.dumps(value))
+    if length > MAX_REGISTER_METADATA_CHARS:
+        raise ValueError(
+            f"must be at most {MAX_REGISTER_METADATA_CHARS} characters as JSON, got {length}"
+        )
     return value
 
 
@@ -168,6 +195,25 @@ Description = Annotated[
 ]
 
 
+RegisterLocation = Annotated[
+    str,
+    AfterValidator(check_register_location),
+    Field(
+        description="Where the finished bitstream is: 'bucket:file name', e.g. "
+        "'obs-fpga:fpga.bin'. File: 4-64 of A-Z a-z 0-9 _ . / -, ending in .bin or .xclbin.",
+        examples=["obs-fpga:fpga.bin"],
+    ),
+]
+RegisterMetadata = Annotated[
+    dict[str, Any],
+    AfterValidator(check_register_metadata),
+    Field(
+        description="A JSON object of at most 1024 characters, kept with the image.",
+        examples=[{"shell_type": "OCL", "shell_version": "1.0"}],
+    ),
+]
+
+
 def log_tarball_key(directory: str, image_id: str) -> str:
     """Object key of `{image_id}_log.tar` in `directory` of the DCP's bucket ('' is the root)."""
     return f"{directory}/{image_id}_log.tar" if directory else f"{image_id}_log.tar"
@@ -201,6 +247,38 @@ class FpgaImageRequest(BaseModel):
 
     def log_tarball_key(self, image_id: str) -> str:
         return log_tarball_key(self.log_prefix, image_id)
+
+
+class RegisterFpgaImageRequest(BaseModel):
+    """The `fpga_image` object of the legacy register, `POST /v1/{project_id}/cloudservers/
+    fpga_image`: a finished bitstream (`.bin`, or an `.xclbin` holding one), saved, not built."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    location: RegisterLocation
+    name: ImageName
+    metadata: RegisterMetadata
+    description: Description = None
+
+    @property
+    def bucket(self) -> str:
+        return self.location.partition(":")[0]
+
+    @property
+    def key(self) -> str:
+        return self.location.partition(":")[2]
+
+
+class RegisterFpgaImageBody(BaseModel):
+    """The whole body of `POST /v1/{project_id}/cloudservers/fpga_image`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    fpga_image: RegisterFpgaImageRequest
+
+
+# Where a registered image keeps the metadata its tenant gave, apart from what the factory adds.
+USER_METADATA_KEY = "user_metadata"
 
 
 class CreateFpgaImageBody(BaseModel):
@@ -307,6 +385,21 @@ class ImageRecord(BaseModel):
     protected: bool
     created_at: datetime
     updated_at: datetime
+
+    @property
+    def registered(self) -> bool:
+        """Whether the image registers a finished bitstream (v1) rather than builds a tarball
+        (v2): the two requests' locations end differently (.bin/.xclbin, .tar)."""
+        return self.dcp_location.endswith(REGISTERED_FILE_SUFFIXES)
+
+    @property
+    def registration(self) -> RegisterFpgaImageRequest:
+        return RegisterFpgaImageRequest.model_construct(
+            location=self.dcp_location,
+            name=self.name,
+            metadata=self.metadata.get(USER_METADATA_KEY, {}),
+            description=self.description,
+        )
 
     @property
     def request(self) -> FpgaImageRequest:

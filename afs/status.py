@@ -12,6 +12,9 @@ class ImageStatus(StrEnum):
     INITIALING = "initialing"
     SCHEDULING = "scheduling"
     CREATING = "creating"
+    # A finished bitstream being registered (the legacy `POST /v1/.../fpga_image`): it is saved
+    # into an image file, never built, so it has no statuses of a build in between.
+    SAVING = "saving"
     ACTIVE = "active"
     ERROR = "error"
     DELETING = "deleting"
@@ -19,14 +22,14 @@ class ImageStatus(StrEnum):
 
 # Statuses that hold the project's one-image-in-creation quota.
 IN_CREATION: frozenset[ImageStatus] = frozenset(
-    {ImageStatus.INITIALING, ImageStatus.SCHEDULING, ImageStatus.CREATING}
+    {ImageStatus.INITIALING, ImageStatus.SCHEDULING, ImageStatus.CREATING, ImageStatus.SAVING}
 )
 FINISHED: frozenset[ImageStatus] = frozenset({ImageStatus.ACTIVE, ImageStatus.ERROR})
 
 # Every status change the catalog accepts, source -> allowed targets. A status may repeat itself
 # while unfinished (a newer message or flow run); a finished image only moves on to be deleted, or
-# from error back to initialing when reprocessing retries a transient cause; a failed delete ends
-# in error.
+# from error back to initialing (saving, a registered one) when reprocessing retries a transient
+# cause; a failed delete ends in error.
 ALLOWED_TRANSITIONS: dict[ImageStatus, frozenset[ImageStatus]] = {
     ImageStatus.INITIALING: frozenset(
         {ImageStatus.INITIALING, ImageStatus.SCHEDULING, ImageStatus.CREATING, ImageStatus.ERROR}
@@ -44,10 +47,18 @@ ALLOWED_TRANSITIONS: dict[ImageStatus, frozenset[ImageStatus]] = {
             ImageStatus.ERROR,
         }
     ),
+    ImageStatus.SAVING: frozenset({ImageStatus.SAVING, ImageStatus.ACTIVE, ImageStatus.ERROR}),
     ImageStatus.ACTIVE: frozenset({ImageStatus.DELETING}),
-    ImageStatus.ERROR: frozenset({ImageStatus.DELETING, ImageStatus.INITIALING}),
+    ImageStatus.ERROR: frozenset(
+        {ImageStatus.DELETING, ImageStatus.INITIALING, ImageStatus.SAVING}
+    ),
     ImageStatus.DELETING: frozenset({ImageStatus.DELETING, ImageStatus.ERROR}),
 }
+
+
+def queued_status(registered: bool) -> ImageStatus:
+    """The status an image waits in for its run: a registration is saving from the start."""
+    return ImageStatus.SAVING if registered else ImageStatus.INITIALING
 
 
 def can_transition(source: ImageStatus, target: ImageStatus) -> bool:

@@ -2,7 +2,8 @@
 their queues, the licence limit, the deployments and the automations.
 
 Builds go to the process pool `fpga-builders`, one queue per tool version, so only a host with
-that Vivado takes a run; reconcile, reprocess and delete go to `afs-maintenance` and never wait
+that Vivado takes a run, and registrations of finished bitstreams to its packaging queue, which
+every host serves; reconcile, reprocess and delete go to `afs-maintenance` and never wait
 behind a four-hour build. Applying it again is safe: it only brings the server up to date.
 """
 
@@ -25,15 +26,23 @@ from prefect.deployments.runner import EntrypointType, RunnerDeployment
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 from prefect.workers.process import ProcessWorker
 
-from afs.orchestration.farm import LICENCE_LIMIT, build_queues, default_build_queue
+from afs.orchestration.farm import (
+    LICENCE_LIMIT,
+    PACKAGING_QUEUE,
+    build_queues,
+    default_build_queue,
+)
 from afs.settings import Settings
 from flows.create_fpga_image import create_fpga_image
 from flows.delete_fpga_image import delete_fpga_image
 from flows.reconcile import reconcile_fpga_images
+from flows.register_fpga_image import register_fpga_image
 from flows.reprocess import reprocess_fpga_images
 
 CREATE_DEPLOYMENT = "create-fpga-image"
 CREATE_DEPLOYMENT_PATH = f"{create_fpga_image.name}/{CREATE_DEPLOYMENT}"
+REGISTER_DEPLOYMENT = "register-fpga-image"
+REGISTER_DEPLOYMENT_PATH = f"{register_fpga_image.name}/{REGISTER_DEPLOYMENT}"
 DELETE_DEPLOYMENT = "delete-fpga-image"
 DELETE_DEPLOYMENT_PATH = f"{delete_fpga_image.name}/{DELETE_DEPLOYMENT}"
 RECONCILE_DEPLOYMENT = "reconcile-fpga-images"
@@ -66,7 +75,7 @@ def factory_version() -> str:
 
 
 def factory_deployments(settings: Settings) -> list[RunnerDeployment]:
-    """The four deployments, each on its pool (see the module docstring)."""
+    """The five deployments, each on its pool (see the module docstring)."""
     version = factory_version()
     maintenance = {
         "work_pool_name": settings.maintenance_pool,
@@ -81,6 +90,15 @@ def factory_deployments(settings: Settings) -> list[RunnerDeployment]:
             "this form starts on the first version's queue and moves if it must.",
             work_pool_name=settings.build_pool,
             work_queue_name=default_build_queue(settings),
+            version=version,
+            entrypoint_type=EntrypointType.MODULE_PATH,
+        ),
+        register_fpga_image.to_deployment(
+            REGISTER_DEPLOYMENT,
+            description="Save a finished bitstream (.bin, or an .xclbin holding one) as an "
+            "image, with no build: the legacy register, started by the API's dispatcher.",
+            work_pool_name=settings.build_pool,
+            work_queue_name=PACKAGING_QUEUE,
             version=version,
             entrypoint_type=EntrypointType.MODULE_PATH,
         ),
@@ -169,8 +187,9 @@ def deploy_factory(settings: Settings) -> list[str]:
         _ensure_pool(
             client,
             settings.build_pool,
-            "FPGA image builds: one queue per Vivado tool version, one worker per build host",
-            build_queues(settings.tool_versions),
+            "FPGA image builds: one queue per Vivado tool version, one worker per build host; "
+            f"registrations of finished bitstreams, on {PACKAGING_QUEUE}, need no Vivado",
+            [*build_queues(settings.tool_versions), PACKAGING_QUEUE],
         )
         _ensure_pool(
             client,

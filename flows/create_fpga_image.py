@@ -6,14 +6,13 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated, NamedTuple
+from typing import NamedTuple
 
 from prefect import flow, get_client, get_run_logger
-from prefect.client.schemas.objects import FlowRun, State, StateType
+from prefect.client.schemas.objects import State, StateType
 from prefect.exceptions import TerminationSignal
 from prefect.runtime import flow_run as current_run
 from prefect.states import Completed, Failed
-from pydantic import Field
 
 from afs.build.logbundle import BuildOutcome
 from afs.build.steps import BuildJob, ImageFile, MisroutedBuild, image_metadata
@@ -21,11 +20,17 @@ from afs.build.summary import BuildSummary, StepTime
 from afs.build.workspace import Workspace
 from afs.catalog import default_catalog
 from afs.errors import AfsError, FailureCause, ImageBuildError
-from afs.models import IMAGE_ID_PATTERN, PROJECT_ID_PATTERN, FpgaImageRequest
+from afs.models import FpgaImageRequest
 from afs.orchestration.artifacts import publish_summary
 from afs.orchestration.farm import build_queue
-from afs.orchestration.lifecycle import deliver_ended_run_logs, record_run_state
-from afs.orchestration.naming import name_this_run
+from afs.orchestration.hooks import (
+    IMAGE_RUN_HOOKS,
+    ImageId,
+    ProjectId,
+    image_run_name,
+    refuse_run,
+)
+from afs.orchestration.lifecycle import deliver_ended_run_logs
 from afs.settings import get_settings
 from tasks import contained
 from tasks.check_archive import check_archive
@@ -36,47 +41,6 @@ from tasks.render_tcl import render_tcl
 from tasks.run_vivado import run_vivado
 from tasks.upload import discard_image, upload_image, upload_logs
 from tasks.validate import validate
-
-# The parameters' descriptions are in the flow's docstring: Prefect puts those in the
-# deployment's schema, and drops a description given here.
-ProjectId = Annotated[str, Field(pattern=PROJECT_ID_PATTERN)]
-ImageId = Annotated[str | None, Field(pattern=IMAGE_ID_PATTERN)]
-
-
-def _run_name() -> str:
-    """`image-<id>`; a run from the form that has yet to register its image is named after its
-    project until it has (tasks.validate)."""
-    image_id = current_run.parameters.get("image_id")
-    return (
-        f"image-{image_id}"
-        if image_id
-        else f"registering-image-{current_run.parameters['project_id']}"
-    )
-
-
-def _record(flow_run: FlowRun, state_type: StateType, message: str | None) -> None:
-    """Write the image status a run state stands for (DESIGN.md status table), delivering the
-    logs of a build that ended without its own process doing so."""
-    catalog = default_catalog()
-    run_id = str(flow_run.id)
-    image_id = flow_run.parameters.get("image_id") or catalog.image_of_flow_run(run_id)
-    if image_id is not None:
-        project_id = flow_run.parameters["project_id"]
-        record_run_state(
-            catalog, image_id, project_id, state_type, message, run_id, deliver_ended_run_logs
-        )
-
-
-def _record_state(flow: object, flow_run: FlowRun, state: State) -> None:
-    """Hook (Prefect calls hooks by keyword: `flow`, `flow_run`, `state`); a worker calls the
-    crash hook of a run whose process died."""
-    _record(flow_run, state.type, state.message)
-
-
-def _record_cancellation(flow: object, flow_run: FlowRun, state: State) -> None:
-    """Hook: Prefect calls it with the CANCELLING state, which alone would read as a build still
-    going; by now the run's process is stopped, so the image ends CANCELLED."""
-    _record(flow_run, StateType.CANCELLED, state.message)
 
 
 class _FailuresWithoutTracebacks(logging.Filter):
@@ -233,14 +197,6 @@ def _attempt_in_workspace(job: BuildJob) -> _Attempt:
 _build = contained(_attempt_in_workspace, expected=(ImageBuildError, MisroutedBuild))
 
 
-def _refuse(project_id: str, image_id: str | None, refusal: AfsError) -> State[str]:
-    """A run that may not build (unknown project or image, the project's quota taken) ends
-    Failed saying why, tagged with what it was given, and leaves no image behind."""
-    tags = [f"project:{project_id}", *([f"image:{image_id}"] if image_id else [])]
-    name_this_run(current_run.name or _run_name(), tags)
-    return Failed(message=f"refused: {refusal}", data=refusal)
-
-
 def _hand_back(job: BuildJob, misrouted: MisroutedBuild) -> State[str]:
     """Give the image back to the dispatcher, which starts its build on the right queue."""
     queue = build_queue(misrouted.tool_version)
@@ -261,13 +217,10 @@ def _end_in_error(job: BuildJob, failure: ImageBuildError, logs_delivered: bool)
 
 @flow(
     name="create-fpga-image",
-    flow_run_name=_run_name,
+    flow_run_name=image_run_name,
     description="Build one FPGA image from a DCP tarball in the tenant's bucket.",
     persist_result=False,
-    on_running=[_record_state],
-    on_failure=[_record_state],
-    on_crashed=[_record_state],
-    on_cancellation=[_record_cancellation],
+    **IMAGE_RUN_HOOKS,
 )
 def create_fpga_image(
     image: FpgaImageRequest, project_id: ProjectId, image_id: ImageId = None
@@ -290,7 +243,7 @@ def create_fpga_image(
     try:
         job = validate(image, project_id, image_id)
     except AfsError as refusal:
-        return _refuse(project_id, image_id, refusal)
+        return refuse_run(project_id, image_id, refusal)
     try:
         _, failure, interruption = _build(job)
         logs_delivered = True

@@ -2,14 +2,14 @@ from __future__ import annotations
 
 from prefect.runtime import flow_run
 
-from afs.build.steps import BuildJob, ImageFile
+from afs.build.steps import ImageFile, ImageJob
 from afs.catalog import default_catalog
 from afs.models import ImageRecord
 from tasks import build_step
 
 
 @build_step("mark-active")
-def mark_active(job: BuildJob, image: ImageFile) -> ImageRecord:
+def mark_active(job: ImageJob, image: ImageFile) -> ImageRecord:
     return default_catalog().mark_active(
         job.image_id,
         flow_run_id=str(flow_run.id),

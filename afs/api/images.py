@@ -1,4 +1,4 @@
-"""FPGA images: create (v2), list and detail (v1), delete (v1)."""
+"""FPGA images: create (v2), the legacy register (v1), list and detail (v1), delete (v1)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,13 @@ from afs.api.problems import ApiProblem, error_responses
 from afs.api.services import Services, services
 from afs.catalog import ClientToken
 from afs.errors import ApiErrorCode as E
-from afs.models import IMAGE_ID_PATTERN, PROJECT_ID_PATTERN, CreateFpgaImageBody
+from afs.models import (
+    IMAGE_ID_PATTERN,
+    PROJECT_ID_PATTERN,
+    CreateFpgaImageBody,
+    RegisterFpgaImageBody,
+    RegisterFpgaImageRequest,
+)
 from afs.tenants import BucketNotOwned, TenantNotConfigured, check_dcp_readable
 from afs.wire.schemas import (
     CreatedImage,
@@ -41,7 +47,10 @@ ClientTokenHeader = Annotated[
 ]
 
 
-def _client_token(value: str | None, body: CreateFpgaImageBody) -> ClientToken | None:
+AnyBody = CreateFpgaImageBody | RegisterFpgaImageBody
+
+
+def _client_token(value: str | None, body: AnyBody) -> ClientToken | None:
     if value is None:
         return None
     if not _CLIENT_TOKEN.fullmatch(value):
@@ -54,11 +63,15 @@ def _client_token(value: str | None, body: CreateFpgaImageBody) -> ClientToken |
     return ClientToken(token=value, body_sha256=digest)
 
 
-def _check_dcp(services: Services, caller: Caller, body: CreateFpgaImageBody) -> None:
-    """The DCP must be in one of the project's buckets and readable with the project's keys."""
+def _check_dcp(services: Services, caller: Caller, body: AnyBody) -> None:
+    """The DCP (a registered file) must be in one of the project's buckets and readable with
+    the project's keys."""
     request = body.fpga_image
-    bucket, key = request.dcp_bucket, request.dcp_key
-    where = f"fpga_image.dcp_location: object {key!r} in bucket {bucket!r}"
+    if isinstance(request, RegisterFpgaImageRequest):
+        field, bucket, key = "location", request.bucket, request.key
+    else:
+        field, bucket, key = "dcp_location", request.dcp_bucket, request.dcp_key
+    where = f"fpga_image.{field}: object {key!r} in bucket {bucket!r}"
     try:
         check_dcp_readable(services.settings, caller.project_id, bucket, key)
     except (TenantNotConfigured, BucketNotOwned):
@@ -73,7 +86,7 @@ def _check_dcp(services: Services, caller: Caller, body: CreateFpgaImageBody) ->
 
 
 def _create(
-    services: Services, caller: Caller, body: CreateFpgaImageBody, token: ClientToken | None
+    services: Services, caller: Caller, body: AnyBody, token: ClientToken | None
 ) -> CreateImageResponse:
     catalog = services.catalog
     earlier = None if token is None else catalog.image_of_client_token(caller.project_id, token)
@@ -111,6 +124,38 @@ async def create_fpga_image(
 ) -> CreateImageResponse:
     body = parse_json_body(
         CreateFpgaImageBody, request.headers.get("content-type"), await request.body()
+    )
+    token = _client_token(x_client_token, body)
+    return await run_in_threadpool(_create, services, caller, body, token)
+
+
+@router.post(
+    "/v1/{project_id}/cloudservers/fpga_image",
+    summary="Register a finished bitstream as an FPGA image (legacy)",
+    description="The legacy register: a finished bitstream (`.bin`, or an `.xclbin` holding "
+    "one) in one of the project's buckets is saved as an image, not built. Validates the "
+    "request, checks the file is readable, records the image as saving and answers at once; "
+    "a dispatcher starts its run. One image per project may be in creation (or saving).",
+    response_model=CreateImageResponse,
+    responses=error_responses(
+        E.QUOTA_EXCEEDED,
+        E.BUCKET_NOT_OWNED,
+        E.DCP_NOT_FOUND,
+        E.CLIENT_TOKEN_CONFLICT,
+        E.BODY_TOO_LARGE,
+        E.STORAGE_UNAVAILABLE,
+    ),
+    openapi_extra=openapi_body(RegisterFpgaImageBody),
+)
+async def register_fpga_image(
+    project_id: ProjectId,
+    caller: CreateCallerDep,
+    services: ServicesDep,
+    request: Request,
+    x_client_token: ClientTokenHeader = None,
+) -> CreateImageResponse:
+    body = parse_json_body(
+        RegisterFpgaImageBody, request.headers.get("content-type"), await request.body()
     )
     token = _client_token(x_client_token, body)
     return await run_in_threadpool(_create, services, caller, body, token)

@@ -43,11 +43,16 @@ _STORAGE_CAUSES: dict[type[storage.StorageError], FailureCause] = {
 }
 
 
-class BuildJob(BaseModel):
-    """One image to build: who asked, what for. Holds no secret, so it may travel as a parameter."""
+class ImageJob(BaseModel):
+    """One image a run makes: whose, which. Holds no secret."""
 
     image_id: str
     project_id: str
+
+
+class BuildJob(ImageJob):
+    """One image to build: who asked, what for. Holds no secret, so it may travel as a parameter."""
+
     request: FpgaImageRequest
 
 
@@ -229,7 +234,7 @@ def image_metadata(job: BuildJob, checked: CheckedInput, run: VivadoRun) -> dict
 
 def store_image(
     settings: Settings,
-    job: BuildJob,
+    job: ImageJob,
     workspace: Workspace,
     metadata: dict[str, Any],
     bitstream: Path,

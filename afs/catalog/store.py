@@ -56,9 +56,16 @@ from afs.catalog.schema import (
     fpga_images,
     metadata,
 )
-from afs.models import FpgaImageRequest, ImageRecord
+from afs.models import USER_METADATA_KEY, FpgaImageRequest, ImageRecord, RegisterFpgaImageRequest
 from afs.settings import Settings, get_settings
-from afs.status import FINISHED, IN_CREATION, ImageStatus, can_transition, sources_of
+from afs.status import (
+    FINISHED,
+    IN_CREATION,
+    ImageStatus,
+    can_transition,
+    queued_status,
+    sources_of,
+)
 
 _SQLITE_BUSY_TIMEOUT_MS = 30_000
 # The PostgreSQL advisory lock a process holds while it creates tables.
@@ -217,29 +224,36 @@ class Catalog:
     def register(
         self,
         project_id: str,
-        request: FpgaImageRequest,
+        request: FpgaImageRequest | RegisterFpgaImageRequest,
         *,
         image_id: str | None = None,
         client_token: ClientToken | None = None,
     ) -> ImageRecord:
-        """Write a new image in status initialing, or fail if the project has one in creation.
+        """Write a new image in status initialing (a registration: saving), or fail if the
+        project has one in creation.
 
         With `client_token`, a token already used with the same body returns that image instead,
         and one used with another body raises ClientTokenConflict.
         """
         image_id = image_id or uuid.uuid4().hex
         now = _now()
+        if isinstance(request, RegisterFpgaImageRequest):
+            location, log_directory = request.location, None
+            status, image_metadata = ImageStatus.SAVING, {USER_METADATA_KEY: request.metadata}
+        else:
+            location, log_directory = request.dcp_location, request.log_directory
+            status, image_metadata = ImageStatus.INITIALING, {}
         values: dict[str, Any] = {
             "id": image_id,
             "project_id": project_id,
             "name": request.name,
             "description": request.description,
-            "dcp_location": request.dcp_location,
-            "log_directory": request.log_directory,
-            "status": ImageStatus.INITIALING.value,
+            "dcp_location": location,
+            "log_directory": log_directory,
+            "status": status.value,
             "message": None,
             "size_mb": None,
-            "metadata": {},
+            "metadata": image_metadata,
             "flow_run_id": None,
             "attempts": 0,
             "requeues": 0,
@@ -357,19 +371,23 @@ class Catalog:
         return total, [_record(row) for row in rows]
 
     def awaiting_dispatch(self, limit: int = 100) -> list[ImageRecord]:
-        """The outbox: initialing images that have no flow run yet, oldest first."""
-        return self._without_run(ImageStatus.INITIALING, fpga_images.c.created_at, limit)
+        """The outbox: initialing (or saving) images that have no flow run yet, oldest first."""
+        queued = {ImageStatus.INITIALING, ImageStatus.SAVING}
+        return self._without_run(queued, fpga_images.c.created_at, limit)
 
     def awaiting_delete(self, limit: int = 100) -> list[ImageRecord]:
         """The delete outbox: deleting images that no delete run works on, oldest first."""
-        return self._without_run(ImageStatus.DELETING, fpga_images.c.updated_at, limit)
+        return self._without_run({ImageStatus.DELETING}, fpga_images.c.updated_at, limit)
 
     def _without_run(
-        self, status: ImageStatus, oldest_first: ColumnElement[Any], limit: int
+        self, statuses: Collection[ImageStatus], oldest_first: ColumnElement[Any], limit: int
     ) -> list[ImageRecord]:
         query = (
             select(fpga_images)
-            .where(_status == status.value, fpga_images.c.flow_run_id.is_(None))
+            .where(
+                _status.in_(sorted(status.value for status in statuses)),
+                fpga_images.c.flow_run_id.is_(None),
+            )
             .order_by(oldest_first, fpga_images.c.id)
             .limit(limit)
         )
@@ -443,14 +461,16 @@ class Catalog:
             values["requeues"] = fpga_images.c.requeues + 1
         return self._update(image_id, allowed, values)
 
-    def record_attempt(self, image_id: str, flow_run_id: str) -> ImageRecord:
-        """A flow run starts building the image: one more attempt, status creating.
+    def record_attempt(
+        self, image_id: str, flow_run_id: str, status: ImageStatus = ImageStatus.CREATING
+    ) -> ImageRecord:
+        """A flow run starts building (saving) the image: one more attempt, status `status`.
 
         Only the image's own run (or the first run, while none is recorded) may: a second run
         for the same image must not take it over.
         """
         values = {
-            "status": ImageStatus.CREATING.value,
+            "status": status.value,
             "message": None,
             "flow_run_id": flow_run_id,
             "attempts": fpga_images.c.attempts + 1,
@@ -476,7 +496,7 @@ class Catalog:
         }
         own_run = fpga_images.c.flow_run_id == flow_run_id
         return self._update_or_raise(
-            image_id, {ImageStatus.CREATING}, values, "become active", where=own_run
+            image_id, sources_of(ImageStatus.ACTIVE), values, "become active", where=own_run
         )
 
     def mark_error(
@@ -489,6 +509,18 @@ class Catalog:
         values = {"status": ImageStatus.ERROR.value, "message": message}
         own_run = None if flow_run_id is None else fpga_images.c.flow_run_id == flow_run_id
         return self._update(image_id, IN_CREATION, values, where=own_run)
+
+    def requeue(self, image_id: str) -> ImageRecord | None:
+        """A failed image back to the dispatcher for another run (initialing; a registration,
+        saving), counted as a requeue; None if it is no longer in error."""
+        record = self.get(image_id)
+        values = {
+            "status": queued_status(record.registered).value,
+            "message": None,
+            "flow_run_id": None,
+            "requeues": fpga_images.c.requeues + 1,
+        }
+        return self._update(image_id, {ImageStatus.ERROR}, values)
 
     def hand_back(self, image_id: str, flow_run_id: str) -> ImageRecord | None:
         """The run `flow_run_id` cannot build the image on its host: back to the dispatcher,

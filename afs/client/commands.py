@@ -66,8 +66,8 @@ def _report_finished(item: ImageItem) -> int:
 
     if item.message:
         print(f"message: {item.message}")
-    bucket, key = log_tarball_location(item)
-    print(f"log tarball: {bucket}:{key}")
+    if (location := log_tarball_location(item)) is not None:
+        print(f"log tarball: {':'.join(location)}")
     if item.status is ImageStatus.ACTIVE:
         print(f"image file: {item.metadata.get(IMAGE_FILE_KEY)} ({item.size} MB)")
     return 0 if item.status is ImageStatus.ACTIVE else 1
@@ -87,10 +87,7 @@ def _create(args: argparse.Namespace, client: FactoryClient) -> int:
         )
     except ValidationError as exc:
         # Checked here too so that a bad name does not cost a long upload first.
-        for error in exc.errors():
-            field = ".".join(str(part) for part in error["loc"])
-            print(f"afs image create: --{field.replace('_', '-')}: {error['msg']}", file=sys.stderr)
-        return 2
+        return _options_problem("create", exc)
     for option, path in (("--dcp-file", args.dcp_file), ("--xclbin", args.xclbin)):
         if path is not None and not path.is_file():
             print(f"afs image create: {option} {path.absolute()}: no such file", file=sys.stderr)
@@ -116,6 +113,59 @@ def _create(args: argparse.Namespace, client: FactoryClient) -> int:
     if not args.wait:
         return 0
     return _report_finished(client.wait(created.id, seen=created.status, on_change=_say_status))
+
+
+def _options_problem(command: str, exc: Exception) -> int:
+    """A request the API would refuse, said per option before anything is uploaded."""
+    from pydantic import ValidationError
+
+    assert isinstance(exc, ValidationError)
+    for error in exc.errors():
+        field = ".".join(str(part) for part in error["loc"])
+        message = error["msg"].removeprefix("Value error, ")
+        print(f"afs image {command}: --{field.replace('_', '-')}: {message}", file=sys.stderr)
+    return 2
+
+
+def _register(args: argparse.Namespace, client: FactoryClient) -> int:
+    import json
+
+    from pydantic import ValidationError
+
+    from afs.models import RegisterFpgaImageRequest
+
+    try:
+        metadata = json.loads(args.metadata)
+    except json.JSONDecodeError as exc:
+        print(f"afs image register: --metadata: not JSON ({exc})", file=sys.stderr)
+        return 2
+    try:
+        request = RegisterFpgaImageRequest(
+            location=args.location,
+            name=args.name,
+            metadata=metadata,
+            description=args.description,
+        )
+    except ValidationError as exc:
+        return _options_problem("register", exc)
+    if args.file is not None:
+        if not args.file.is_file():
+            print(
+                f"afs image register: --file {args.file.absolute()}: no such file", file=sys.stderr
+            )
+            return 2
+        bar = ProgressBar(args.file.name, args.file.stat().st_size, sys.stderr)
+        try:
+            client.upload(args.file, request.location, progress=bar)
+        finally:
+            bar.close()
+    registered = client.register(request)
+    print(f"image {registered.id}: {registered.status.value}", flush=True)
+    if not args.wait:
+        return 0
+    return _report_finished(
+        client.wait(registered.id, seen=registered.status, on_change=_say_status)
+    )
 
 
 def _add_image_id(xclbin: Path, image_id: str) -> None:
@@ -169,7 +219,7 @@ def _logs(args: argparse.Namespace, client: FactoryClient) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     """Load the configuration, run the command, and turn every refusal into one stderr line."""
-    from afs.client import ApiError, ApiUnreachable, FactoryClient
+    from afs.client import ApiError, ApiUnreachable, FactoryClient, NoLogTarball
     from afs.client.config import ClientConfigError, load_client_config
     from afs.errors import StorageError
 
@@ -186,13 +236,14 @@ def _run(args: argparse.Namespace) -> int:
     except ClientConfigError as exc:
         print(f"{where}: {exc}", file=sys.stderr)
         return 2
-    except (ApiError, ApiUnreachable, StorageError, TimeoutError, OSError) as exc:
+    except (ApiError, ApiUnreachable, NoLogTarball, StorageError, TimeoutError, OSError) as exc:
         print(f"{where}: {exc}", file=sys.stderr)
         return 1
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add `image create|list|show|delete|wait|logs` to the `afs` command's subcommands."""
+    """Add `image create|register|list|show|delete|wait|logs` to the `afs` command's
+    subcommands."""
     image = commands.add_parser(
         "image",
         help="create, list, show, delete, wait for FPGA images, fetch their logs (HTTP API)",
@@ -216,6 +267,22 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     create.add_argument("--wait", action="store_true", help="follow it to active or error")
     create.set_defaults(handler=_create)
+
+    registration = image_commands.add_parser(
+        "register",
+        help="upload a finished bitstream (optional) and register it as an image (legacy v1)",
+        description="The legacy register (POST /v1/{project_id}/cloudservers/fpga_image): a "
+        ".bin, or an .xclbin holding a bitstream, is saved as an image without a build.",
+    )
+    registration.add_argument("--file", type=Path, help="local file to upload to --location")
+    registration.add_argument("--location", required=True, help="bucket:key of the .bin or .xclbin")
+    registration.add_argument("--name", required=True)
+    registration.add_argument(
+        "--metadata", required=True, help="a JSON object of at most 1024 characters"
+    )
+    registration.add_argument("--description")
+    registration.add_argument("--wait", action="store_true", help="follow it to active or error")
+    registration.set_defaults(handler=_register)
 
     listing = image_commands.add_parser("list", help="the project's images, newest first")
     listing.add_argument("--page", type=int)

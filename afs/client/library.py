@@ -26,7 +26,7 @@ from pydantic import BaseModel, ValidationError
 
 from afs.client.config import ClientConfig
 from afs.errors import AfsError, ApiErrorCode
-from afs.models import FpgaImageRequest, log_tarball_key
+from afs.models import FpgaImageRequest, RegisterFpgaImageRequest, log_tarball_key
 from afs.status import FINISHED, ImageStatus
 from afs.wire import signing
 from afs.wire.errors import ErrorBody
@@ -70,8 +70,15 @@ class LogTarball(BaseModel):
     members: list[LogMember]
 
 
-def log_tarball_location(item: ImageItem) -> tuple[str, str]:
-    """(bucket, key) of the image's `{image_id}_log.tar` in the tenant's bucket."""
+class NoLogTarball(AfsError):
+    """The image has no log tarball: a registered bitstream is saved, not built."""
+
+
+def log_tarball_location(item: ImageItem) -> tuple[str, str] | None:
+    """(bucket, key) of the image's `{image_id}_log.tar` in the tenant's bucket; None for a
+    registered image, which has none."""
+    if item.log_directory is None:
+        return None
     bucket, _, directory = item.log_directory.partition(":")
     return bucket, log_tarball_key(directory, item.id)
 
@@ -157,6 +164,16 @@ class FactoryClient:
         )
         return CreateImageResponse.model_validate_json(answer).fpga_image
 
+    def register(
+        self, request: RegisterFpgaImageRequest, *, client_token: str | None = None
+    ) -> CreatedImage:
+        """Register the finished bitstream at `request.location` (already uploaded) as an image:
+        the legacy `POST /v1/.../fpga_image`; it is `saving`, then `active` or `error`."""
+        body = {"fpga_image": request.model_dump(mode="json", exclude_none=True)}
+        headers = {"X-Client-Token": client_token} if client_token else {}
+        answer = self._call("POST", self._images, json_body=body, headers=headers)
+        return CreateImageResponse.model_validate_json(answer).fpga_image
+
     def list(self, *, page: int | None = None, size: int | None = None) -> ImageList:
         """The project's images, newest first; `page` and `size` go together."""
         params = {} if page is None and size is None else {"page": page, "size": size}
@@ -220,7 +237,10 @@ class FactoryClient:
         """Download the image's log tarball into `directory` and list its members."""
         from afs import storage
 
-        bucket, key = log_tarball_location(self.show(image_id))
+        location = log_tarball_location(self.show(image_id))
+        if location is None:
+            raise NoLogTarball(f"image {image_id} is a registered bitstream: it has no log tarball")
+        bucket, key = location
         destination = directory / key.rpartition("/")[2]
         storage.download_object(
             self._storage_client(), bucket, key, destination, max_bytes=MAX_LOG_TARBALL_BYTES

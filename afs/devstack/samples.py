@@ -39,6 +39,7 @@ from afs.inputs.bitstream import (
     XCLBIN_MAGIC,
     XCLBIN_SECTION,
     XCLBIN_SECTION_KINDS,
+    idcode_of,
 )
 from afs.settings import VU9P_PART
 
@@ -172,7 +173,9 @@ def sample_partial_bitstream() -> bytes:
         version=SDACCEL_TOOL_VERSION,
         marks={"AFS_SAMPLE": "TRUE"},
     )
-    stream = emulated_bitstream("afs sample partial bitstream", frames=300)
+    stream = emulated_bitstream(
+        "afs sample partial bitstream", frames=300, idcode=idcode_of(VU9P_PART)
+    )
     return bit_file(design, VU9P_PART, stream, datetime(2018, 1, 1, 12, 0, 0))
 
 

@@ -237,6 +237,34 @@ def read_bit_header(stream: BinaryIO, size: int, name: str, start: int = 0) -> B
     )
 
 
+# The device of a configuration stream: its Type 1 write of the IDCODE register (UG570: header
+# 0x30018001, then the IDCODE), compared without the revision nibble.
+IDCODE_WRITE = bytes.fromhex("30018001")
+IDCODE_MASK = 0x0FFFFFFF
+PART_IDCODES = {"vu9pflgb2104": 0x04B31093}
+# The sync word and the IDCODE write lie within the stream's first words.
+_STREAM_HEAD_BYTES = 4096
+
+
+def idcode_of(part: str) -> int | None:
+    return PART_IDCODES.get(canonical_part(part))
+
+
+def stream_idcode(path: Path, offset: int = 0) -> int:
+    """The IDCODE a configuration stream (a `.bin`, or a `.bit`'s data at `offset`) writes."""
+    with path.open("rb") as stream:
+        stream.seek(offset)
+        head = stream.read(_STREAM_HEAD_BYTES)
+    sync = head.find(SYNC_WORD)
+    if sync < 0:
+        raise BitstreamError(f"{path.name} has no sync word (AA995566) in its first words")
+    write = head.find(IDCODE_WRITE, sync)
+    if write < 0 or write + 8 > len(head):
+        raise BitstreamError(f"{path.name} writes no IDCODE after its sync word")
+    (idcode,) = struct.unpack(">I", head[write + 4 : write + 8])
+    return int(idcode)
+
+
 def starts_as_bit(path: Path) -> bool:
     """Whether the file opens with a `.bit` header's preamble."""
     with path.open("rb") as stream:
@@ -343,7 +371,8 @@ def describe(path: Path) -> BitstreamInfo:
     )
 
 
-def _copy_range(source: Path, start: int, count: int, destination: Path) -> None:
+def copy_range(source: Path, start: int, count: int, destination: Path) -> None:
+    """`count` bytes of `source` from `start` into `destination` (temp file + rename)."""
     with source.open("rb") as stream, atomic_write(destination) as out:
         stream.seek(start)
         shutil.copyfileobj(_Window(stream, count), out, _CHUNK)
@@ -366,7 +395,7 @@ def write_bin(bit_path: Path, bin_path: Path) -> BitHeader:
     """Write the `.bin` of a `.bit` file as `write_bitstream -bin_file` does: its configuration
     data, without the header, in the same byte order."""
     header = read_bit(bit_path)
-    _copy_range(bit_path, header.data_offset, header.data_bytes, bin_path)
+    copy_range(bit_path, header.data_offset, header.data_bytes, bin_path)
     return header
 
 
@@ -374,7 +403,7 @@ def split_primary(xclbin_path: Path, destination: Path) -> XclbinInfo:
     """Write the xclbin's BITSTREAM section as it is, as `xclbinsplit` writes
     `split-primary.bit` (in the kit's flow, a checkpoint)."""
     info = read_xclbin(xclbin_path)
-    _copy_range(xclbin_path, info.primary.offset, info.primary.size, destination)
+    copy_range(xclbin_path, info.primary.offset, info.primary.size, destination)
     return info
 
 

@@ -1,4 +1,5 @@
-"""The dispatcher: turns `initialing` catalog rows into flow runs (the outbox pattern).
+"""The dispatcher: turns `initialing` catalog rows (a registration's, `saving`) into flow runs
+(the outbox pattern).
 
 The API only writes rows, so creating an image never waits for Prefect. The idempotency key of a
 run is the image id (plus a requeue count after reprocessing), so a dispatch repeated after a
@@ -19,9 +20,10 @@ from pydantic import BaseModel
 from afs.catalog import Catalog
 from afs.errors import AfsError, FailureCause
 from afs.models import ImageRecord
+from afs.orchestration.farm import PACKAGING_QUEUE
 from afs.orchestration.lifecycle import DeliverLogs, deliver_ended_run_logs, record_run_state
 from afs.orchestration.states import image_status_for
-from afs.status import IN_CREATION, ImageStatus
+from afs.status import IN_CREATION, queued_status
 
 if TYPE_CHECKING:
     from prefect.client.schemas.objects import FlowRun, State
@@ -94,13 +96,14 @@ def dispatch_pending(
         except Exception:
             log.warning("cannot start a run for image %s now; will retry", record.id, exc_info=True)
             break
-        status = image_status_for(run.state_type)
+        status = image_status_for(run.state_type, record.registered)
+        waiting = image_status_for(StateType.SCHEDULED, record.registered)
         # The run is the image's: its idempotency key is the image's current one.
         catalog.set_status(
             record.id,
-            status if status in IN_CREATION else ImageStatus.SCHEDULING,
+            status if status in IN_CREATION else waiting,
             flow_run_id=run.id,
-            only_from={ImageStatus.INITIALING},
+            only_from={queued_status(record.registered)},
         )
         if status not in IN_CREATION:
             # The key found a run that has already ended: the image takes that run's outcome.
@@ -162,6 +165,26 @@ def deployment_starter(
         lambda record: f"image-{record.id}",
         idempotency_key,
         queue,
+    )
+
+
+def registration_parameters(record: ImageRecord) -> dict[str, Any]:
+    return {
+        "image": record.registration.model_dump(mode="json"),
+        "project_id": record.project_id,
+        "image_id": record.id,
+    }
+
+
+def registration_starter(deployment_name: str) -> Callable[[ImageRecord], StartedRun]:
+    """start_run for a registered image: a run of the register deployment on the packaging
+    queue, which every host serves (no Vivado, no licence)."""
+    return _starter(
+        deployment_name,
+        registration_parameters,
+        lambda record: f"image-{record.id}",
+        idempotency_key,
+        lambda record: PACKAGING_QUEUE,
     )
 
 
@@ -229,7 +252,7 @@ def run_dispatcher(
 
 
 def start_dispatcher(
-    create_deployment: str, delete_deployment: str, interval: float = 1.0
+    create_deployment: str, register_deployment: str, delete_deployment: str, interval: float = 1.0
 ) -> tuple[threading.Thread, threading.Event]:
     """run_dispatcher on this process's catalog in a daemon thread; set the event to stop it.
 
@@ -242,6 +265,8 @@ def start_dispatcher(
     from afs.settings import get_settings
 
     settings = get_settings()
+    build = deployment_starter(create_deployment, lambda record: queue_for(settings, record))
+    register = registration_starter(register_deployment)
     publish_status_changes()
     stop = threading.Event()
     thread = threading.Thread(
@@ -249,7 +274,7 @@ def start_dispatcher(
         args=(
             run_dispatcher,
             default_catalog(),
-            deployment_starter(create_deployment, lambda record: queue_for(settings, record)),
+            lambda record: (register if record.registered else build)(record),
             delete_starter(delete_deployment),
             stop,
             interval,

@@ -1,4 +1,5 @@
-"""The build farm's Prefect names: pools, one build queue per tool version, the licence limit.
+"""The build farm's Prefect names: pools, one build queue per tool version, the packaging queue of
+registrations, the licence limit.
 
 `deployments` creates them, the dispatcher routes runs by them, `afs worker` serves them.
 """
@@ -8,6 +9,10 @@ from __future__ import annotations
 from afs.settings import Settings
 
 LICENCE_LIMIT = "vivado-licences"
+# Registered bitstreams are saved, not built: no Vivado, no licence, and every host serves this
+# queue with slots of its own, so a registration never waits behind a Vivado build.
+PACKAGING_QUEUE = "bitstream-packaging"
+PACKAGING_LIMIT = 4
 
 
 def build_queue(tool_version: str) -> str:

@@ -14,7 +14,7 @@ from afs.models import ImageRecord
 from afs.orchestration.runlog import read_run_log
 from afs.orchestration.states import image_status_for
 from afs.settings import get_settings
-from afs.status import IN_CREATION, ImageStatus
+from afs.status import IN_CREATION, ImageStatus, queued_status
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,10 @@ def unexplained_end_message(state_type: StateType, state_message: str | None) ->
 
 
 def deliver_ended_run_logs(record: ImageRecord, message: str, flow_run_id: str) -> None:
-    """DeliverLogs of the factory: the run's log from Prefect, and its workspace on this host."""
+    """DeliverLogs of the factory: the run's log from Prefect, and its workspace on this host.
+    A registration has no log directory (the legacy register takes none): nothing to deliver."""
+    if record.registered:
+        return
     try:
         run_log = read_run_log(flow_run_id)
     except Exception:
@@ -85,18 +88,14 @@ def record_run_state(
     record = catalog.get(image_id)
     if record.project_id != project_id or record.flow_run_id not in (None, flow_run_id):
         return None  # only the image's own run speaks for it
-    status = image_status_for(state_type)
-    if status is ImageStatus.CREATING:
+    status = image_status_for(state_type, record.registered)
+    if image_status_for(state_type) is ImageStatus.CREATING:  # the run is running
         if record.status not in IN_CREATION:
             return None  # already finished (e.g. reconciled) before this hook ran
-        return catalog.record_attempt(image_id, flow_run_id)
+        return catalog.record_attempt(image_id, flow_run_id, status)
     if status in (ImageStatus.ACTIVE, ImageStatus.ERROR):
         # The pipeline's last step marks the image active; a completed run that did not is a bug.
         message = unexplained_end_message(state_type, state_message)
         return end_with_error(catalog, record, message, flow_run_id, deliver_logs)
-    return catalog.set_status(
-        image_id,
-        status,
-        flow_run_id=flow_run_id,
-        only_from={ImageStatus.INITIALING, ImageStatus.SCHEDULING},
-    )
+    waiting = {queued_status(record.registered), status}
+    return catalog.set_status(image_id, status, flow_run_id=flow_run_id, only_from=waiting)

@@ -42,7 +42,7 @@ def reconcile_images(
             message = f"{FailureCause.WORKER_CRASHED.value}: flow run {record.flow_run_id} is gone"
             updated = end_with_error(catalog, record, message, record.flow_run_id, deliver_logs)
         else:
-            if image_status_for(state.type) is record.status:
+            if image_status_for(state.type, record.registered) is record.status:
                 continue
             updated = record_run_state(
                 catalog,

@@ -9,7 +9,6 @@ from __future__ import annotations
 from afs.catalog import Catalog, QuotaExceeded
 from afs.errors import RETRIED_CAUSES
 from afs.models import ImageRecord
-from afs.status import ImageStatus
 
 
 def _retryable(catalog: Catalog, max_attempts: int) -> list[ImageRecord]:
@@ -27,13 +26,12 @@ def _retryable(catalog: Catalog, max_attempts: int) -> list[ImageRecord]:
 
 
 def requeue_transient_failures(catalog: Catalog, *, max_attempts: int) -> list[str]:
-    """Put qualifying images back to `initialing` for the dispatcher; returns their ids."""
+    """Put qualifying images back to the dispatcher (`initialing`; a registration, `saving`);
+    returns their ids."""
     requeued = []
     for record in _retryable(catalog, max_attempts):
         try:
-            updated = catalog.set_status(
-                record.id, ImageStatus.INITIALING, only_from={ImageStatus.ERROR}
-            )
+            updated = catalog.requeue(record.id)
         except QuotaExceeded:
             continue  # the project has started another image meanwhile; try again next time
         if updated is not None:

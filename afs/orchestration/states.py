@@ -1,4 +1,4 @@
-"""The one mapping from a Prefect flow-run state to an image status (DESIGN.md, "Image status").
+"""The one mapping from a Prefect flow-run state to an image status (README, "Image statuses").
 
 The API, the hooks and the reconcile flow all read a run's status through `image_status_for`.
 """
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from prefect.client.schemas.objects import StateType
 
-from afs.status import ImageStatus
+from afs.status import IN_CREATION, ImageStatus
 
 _STATUS_OF_STATE: dict[StateType, ImageStatus] = {
     StateType.SCHEDULED: ImageStatus.SCHEDULING,
@@ -22,6 +22,10 @@ _STATUS_OF_STATE: dict[StateType, ImageStatus] = {
 }
 
 
-def image_status_for(state_type: StateType) -> ImageStatus:
-    """The image status a flow run in `state_type` stands for (DESIGN.md, "Image status")."""
-    return _STATUS_OF_STATE[state_type]
+def image_status_for(state_type: StateType, registered: bool = False) -> ImageStatus:
+    """The image status a flow run in `state_type` stands for; a registered image is `saving`
+    until its run ends, whatever the run's state on the way."""
+    status = _STATUS_OF_STATE[state_type]
+    if registered and status in IN_CREATION:
+        return ImageStatus.SAVING
+    return status

@@ -1,7 +1,8 @@
 """A build host's Prefect workers: `afs worker` runs them until SIGTERM, then drains.
 
 One process worker takes builds from the build queues of the tool versions this host has, at
-most `limit` at once; another (unless turned off) takes the maintenance pool's runs. On SIGTERM
+most `limit` at once; one takes registrations from the packaging queue, which need no Vivado;
+another (unless turned off) takes the maintenance pool's runs. On SIGTERM
 or Ctrl-C both stop taking runs, and the builds in flight go on to their end; past the drain
 timeout each is sent SIGTERM, which its flow turns into `error` WORKER_CRASHED (a cause that
 reprocessing retries) after delivering the tenant's logs.
@@ -24,7 +25,7 @@ import anyio
 from prefect.workers.process import ProcessWorker
 from pydantic import BaseModel
 
-from afs.orchestration.farm import build_queues
+from afs.orchestration.farm import PACKAGING_LIMIT, PACKAGING_QUEUE, build_queues
 from afs.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,8 @@ class WorkerPlan(BaseModel):
 
 
 def host_plans(settings: Settings, limit: int, maintenance: bool) -> list[WorkerPlan]:
-    """This host's workers: builds of the tool versions it has Vivado for, then maintenance."""
+    """This host's workers: builds of the tool versions it has Vivado for, registrations, then
+    maintenance."""
     host = socket.gethostname()
     have = [version for version in settings.tool_versions if version in settings.vivado_binaries]
     plans = [
@@ -52,7 +54,13 @@ def host_plans(settings: Settings, limit: int, maintenance: bool) -> list[Worker
             pool=settings.build_pool,
             queues=build_queues(have),
             limit=limit,
-        )
+        ),
+        WorkerPlan(
+            name=f"{host}-packaging-{os.getpid()}",
+            pool=settings.build_pool,
+            queues=[PACKAGING_QUEUE],
+            limit=PACKAGING_LIMIT,
+        ),
     ]
     if maintenance:
         plans.append(

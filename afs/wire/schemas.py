@@ -35,7 +35,10 @@ class ImageItem(BaseModel):
     protected: bool
     message: str | None = Field(description="'CODE: text' for an image in error; else null")
     metadata: dict[str, Any]
-    log_directory: str = Field(description="'bucket:directory' of the log tarball")
+    log_directory: str | None = Field(
+        description="'bucket:directory' of the log tarball; none for a registered bitstream, "
+        "which is saved, not built"
+    )
 
     @classmethod
     def of(cls, record: ImageRecord) -> ImageItem:
@@ -44,7 +47,6 @@ class ImageItem(BaseModel):
     @staticmethod
     def fields_of(record: ImageRecord) -> dict[str, Any]:
         """The item's fields: a page of them is validated in one call (see ImageList.of)."""
-        request = record.request
         return {
             "id": record.id,
             "name": record.name,
@@ -55,7 +57,9 @@ class ImageItem(BaseModel):
             "protected": record.protected,
             "message": record.message,
             "metadata": record.metadata,
-            "log_directory": f"{request.dcp_bucket}:{request.log_prefix}",
+            "log_directory": None
+            if record.registered
+            else f"{record.request.dcp_bucket}:{record.request.log_prefix}",
         }
 
 

@@ -9,7 +9,7 @@ import struct
 from datetime import datetime
 from pathlib import Path
 
-from afs.inputs.bitstream import BIT_PREAMBLE, SYNC_WORD, write_bin
+from afs.inputs.bitstream import BIT_PREAMBLE, IDCODE_WRITE, SYNC_WORD, write_bin
 
 # Dummy pad words, the bus-width detection pattern, then sync, as a real configuration stream opens.
 _STREAM_HEAD = b"\xff" * 64 + bytes.fromhex("000000bb11220044ffffffffffffffff") + SYNC_WORD
@@ -22,10 +22,12 @@ def _field(key: bytes, value: str) -> bytes:
     return key + struct.pack(">H", len(data)) + data
 
 
-def emulated_bitstream(seed: str, *, frames: int) -> bytes:
-    """A configuration stream: sync word, `frames` frames of deterministic filler, desync."""
+def emulated_bitstream(seed: str, *, frames: int, idcode: int | None = None) -> bytes:
+    """A configuration stream: sync word, the device's IDCODE (when known), `frames` frames of
+    deterministic filler, desync."""
     body = hashlib.shake_256(seed.encode()).digest(frames * 93 * 4)  # UltraScale+: 93 words/frame
-    return _STREAM_HEAD + _NOOP * 2 + body + _DESYNC + _NOOP * 4
+    device = b"" if idcode is None else IDCODE_WRITE + struct.pack(">I", idcode)
+    return _STREAM_HEAD + _NOOP * 2 + device + _NOOP + body + _DESYNC + _NOOP * 4
 
 
 def design_field(

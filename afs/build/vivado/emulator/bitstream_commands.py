@@ -20,6 +20,7 @@ from afs.build.vivado.emulator.session import (
     command,
     digits,
 )
+from afs.inputs.bitstream import idcode_of
 
 
 class BitstreamCommands(SessionBase):
@@ -85,7 +86,9 @@ class BitstreamCommands(SessionBase):
                 marks={"EMULATED": EMULATOR_NAME},
             )
             frames = (200 + digits(seed, 200)) * (1 if module else 8)
-            bitstream = emulated_bitstream(seed, frames=frames // 2 if compress else frames)
+            bitstream = emulated_bitstream(
+                seed, frames=frames // 2 if compress else frames, idcode=idcode_of(design.part)
+            )
             if module:
                 console.line(f"Partial bitstream contains {len(bitstream) * 8} bits.")
             bin_path = path.with_suffix(".bin") if with_bin else None
