@@ -21,8 +21,9 @@ def test_the_transition_table_is_the_documented_one() -> None:
         S.INITIALING: {S.INITIALING, S.SCHEDULING, S.CREATING, S.ERROR},
         S.SCHEDULING: {S.SCHEDULING, S.CREATING, S.ERROR},
         S.CREATING: {S.INITIALING, S.SCHEDULING, S.CREATING, S.ACTIVE, S.ERROR},
+        S.SAVING: {S.SAVING, S.ACTIVE, S.ERROR},  # a registration: saved, never built
         S.ACTIVE: {S.DELETING},
-        S.ERROR: {S.DELETING, S.INITIALING},
+        S.ERROR: {S.DELETING, S.INITIALING, S.SAVING},
         S.DELETING: {S.DELETING, S.ERROR},
     }
     assert documented == ALLOWED_TRANSITIONS
@@ -46,6 +47,9 @@ def test_only_unfinished_statuses_may_repeat_themselves(status: ImageStatus) -> 
         (S.CREATING, S.DELETING),
         (S.DELETING, S.ACTIVE),
         (S.SCHEDULING, S.INITIALING),
+        (S.SAVING, S.CREATING),  # a registration never becomes a build, nor a build one
+        (S.CREATING, S.SAVING),
+        (S.INITIALING, S.SAVING),
     ],
 )
 def test_forbidden_transitions(source: ImageStatus, target: ImageStatus) -> None:
@@ -78,7 +82,7 @@ def test_every_in_creation_status_may_fail() -> None:
 
 
 def test_sources_of_inverts_the_table() -> None:
-    assert sources_of(S.ACTIVE) == {S.CREATING}
+    assert sources_of(S.ACTIVE) == {S.CREATING, S.SAVING}
     assert sources_of(S.ERROR) == IN_CREATION | {S.DELETING}
     for target in ImageStatus:
         for source in ImageStatus:

@@ -62,6 +62,10 @@ class SdkClient:
         path = f"/v2/{self.project_id}/cloudservers/fpga_image"
         return self.call("POST", path, body={"fpga_image": request}, **options)
 
+    def register(self, request: dict[str, Any], **options: Any) -> requests.Response:
+        path = f"/v1/{self.project_id}/cloudservers/fpga_image"
+        return self.call("POST", path, body={"fpga_image": request}, **options)
+
     def list(self, **query: Any) -> requests.Response:
         path = f"/v1/{self.project_id}/cloudservers/fpga_image/detail"
         return self.call("GET", path, query=query)

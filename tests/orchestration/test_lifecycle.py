@@ -9,7 +9,7 @@ import pytest
 from prefect.client.schemas.objects import StateType
 
 from afs.catalog import Catalog
-from afs.models import FpgaImageRequest, ImageRecord
+from afs.models import FpgaImageRequest, ImageRecord, RegisterFpgaImageRequest
 from afs.orchestration.lifecycle import record_run_state
 from afs.status import ImageStatus
 
@@ -121,3 +121,32 @@ def test_a_late_end_of_a_run_whose_image_went_back_to_the_dispatcher_changes_not
 
     assert apply(catalog, image, state) is None
     assert catalog.get(image.id).status is ImageStatus.INITIALING
+
+
+REGISTRATION = RegisterFpgaImageRequest(
+    location="bucket:ocl/vadd.xclbin", name="registered", metadata={"shell_type": "OCL"}
+)
+
+
+@pytest.mark.parametrize(
+    "state", [StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING, StateType.CANCELLING]
+)
+def test_a_registration_stays_saving_while_its_run_waits_or_runs(
+    catalog: Catalog, state: StateType
+) -> None:
+    registered = catalog.register(uuid.uuid4().hex, REGISTRATION)
+    record = apply(catalog, registered, state)
+    assert record.status is ImageStatus.SAVING
+    assert record.flow_run_id == "run-1"
+    assert record.attempts == (1 if state in (StateType.RUNNING, StateType.CANCELLING) else 0)
+
+
+def test_a_registration_whose_run_crashed_ends_in_error_and_frees_the_quota(
+    catalog: Catalog,
+) -> None:
+    registered = catalog.register(uuid.uuid4().hex, REGISTRATION)
+    apply(catalog, registered, StateType.RUNNING)
+    record = apply(catalog, registered, StateType.CRASHED, "the worker died")
+    assert record.status is ImageStatus.ERROR
+    assert record.message == "WORKER_CRASHED: the worker died"
+    assert catalog.register(registered.project_id, REGISTRATION).status is ImageStatus.SAVING

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from afs.catalog import Catalog
-from afs.models import FpgaImageRequest, ImageRecord
+from afs.models import FpgaImageRequest, ImageRecord, RegisterFpgaImageRequest
 from afs.orchestration.dispatch import idempotency_key
 from afs.orchestration.reprocess import requeue_transient_failures
 from afs.status import ImageStatus
@@ -134,3 +134,19 @@ def test_an_image_whose_runs_never_start_is_bounded_too(catalog: Catalog) -> Non
         catalog.mark_error(image.id, "WORKER_CRASHED: lost before it ran again")
 
     assert catalog.get(image.id).requeues == 2, "three dispatches in all"
+
+
+def test_a_registration_that_failed_transiently_goes_back_to_saving(catalog: Catalog) -> None:
+    registration = RegisterFpgaImageRequest(
+        location="bucket:fpga.bin", name="registered", metadata={"shell_type": "OCL"}
+    )
+    image = catalog.register(uuid.uuid4().hex, registration)
+    catalog.record_attempt(image.id, "run-1", ImageStatus.SAVING)
+    catalog.mark_error(image.id, "STORAGE_UNAVAILABLE: 503")
+
+    assert requeue_transient_failures(catalog, max_attempts=3) == [image.id]
+
+    record = catalog.get(image.id)
+    assert (record.status, record.flow_run_id, record.requeues) == (ImageStatus.SAVING, None, 1)
+    assert [r.id for r in catalog.awaiting_dispatch()] == [image.id]
+    assert record.registration.metadata == {"shell_type": "OCL"}

@@ -1,4 +1,4 @@
-"""The Prefect state mapping, checked against DESIGN.md's "Image status" table."""
+"""The Prefect state mapping, checked against the README's "Image statuses" table."""
 
 from __future__ import annotations
 
@@ -9,25 +9,28 @@ from afs.status import FINISHED, IN_CREATION, ImageStatus
 
 S = ImageStatus
 
-# DESIGN.md's table, written out again so the code is checked against the document, not itself.
-DESIGN_TABLE: dict[str, ImageStatus] = {
-    "SCHEDULED": S.SCHEDULING,
-    "PENDING": S.SCHEDULING,
-    "PAUSED": S.SCHEDULING,
-    "RUNNING": S.CREATING,
-    "CANCELLING": S.CREATING,
-    "COMPLETED": S.ACTIVE,
-    "FAILED": S.ERROR,
-    "CRASHED": S.ERROR,
-    "CANCELLED": S.ERROR,
+# The README's table, written out again so the code is checked against the document, not itself:
+# (a build's status, a registration's status).
+DESIGN_TABLE: dict[str, tuple[ImageStatus, ImageStatus]] = {
+    "SCHEDULED": (S.SCHEDULING, S.SAVING),
+    "PENDING": (S.SCHEDULING, S.SAVING),
+    "PAUSED": (S.SCHEDULING, S.SAVING),
+    "RUNNING": (S.CREATING, S.SAVING),
+    "CANCELLING": (S.CREATING, S.SAVING),
+    "COMPLETED": (S.ACTIVE, S.ACTIVE),
+    "FAILED": (S.ERROR, S.ERROR),
+    "CRASHED": (S.ERROR, S.ERROR),
+    "CANCELLED": (S.ERROR, S.ERROR),
 }
 
 
 def test_every_prefect_state_type_maps_to_the_design_table_status() -> None:
     # Iterates Prefect's own enum: a state type added by a Prefect upgrade fails here.
     for state_type in list(StateType):
-        assert state_type.name in DESIGN_TABLE, f"DESIGN.md has no status for {state_type}"
-        assert image_status_for(state_type) is DESIGN_TABLE[state_type.name], state_type
+        assert state_type.name in DESIGN_TABLE, f"the README has no status for {state_type}"
+        built, registered = DESIGN_TABLE[state_type.name]
+        assert image_status_for(state_type) is built, state_type
+        assert image_status_for(state_type, registered=True) is registered, state_type
 
 
 def test_the_design_table_names_only_real_state_types() -> None:
@@ -37,5 +40,6 @@ def test_the_design_table_names_only_real_state_types() -> None:
 def test_a_terminal_prefect_state_never_leaves_the_quota_held() -> None:
     terminal = (StateType.COMPLETED, StateType.FAILED, StateType.CRASHED, StateType.CANCELLED)
     for state_type in terminal:
-        assert image_status_for(state_type) in FINISHED
-        assert image_status_for(state_type) not in IN_CREATION
+        for registered in (False, True):
+            assert image_status_for(state_type, registered) in FINISHED
+            assert image_status_for(state_type, registered) not in IN_CREATION

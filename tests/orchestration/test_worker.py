@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from afs.orchestration.farm import PACKAGING_LIMIT
 from afs.orchestration.worker import MAINTENANCE_LIMIT, drain_workers, host_plans
 from afs.settings import Settings
 
@@ -16,9 +17,12 @@ def settings_with(tmp_path: Path, binaries: dict[str, str]) -> Settings:
 def test_a_host_serves_the_build_queues_of_the_tool_versions_it_has(tmp_path: Path) -> None:
     settings = settings_with(tmp_path, {"2017.2": "/opt/vivado-2017.2/bin/vivado"})
 
-    builds, maintenance = host_plans(settings, limit=3, maintenance=True)
+    builds, packaging, maintenance = host_plans(settings, limit=3, maintenance=True)
 
     assert (builds.pool, builds.queues, builds.limit) == ("fpga-builders", ["vivado-2017.2"], 3)
+    # Registrations need no Vivado: every host serves them, beside its builds' slots.
+    assert (packaging.pool, packaging.queues) == ("fpga-builders", ["bitstream-packaging"])
+    assert packaging.limit == PACKAGING_LIMIT
     assert (maintenance.pool, maintenance.queues) == ("afs-maintenance", None)
     assert maintenance.limit == MAINTENANCE_LIMIT
 
@@ -26,7 +30,7 @@ def test_a_host_serves_the_build_queues_of_the_tool_versions_it_has(tmp_path: Pa
 def test_a_vivado_for_a_version_the_factory_does_not_build_gets_no_queue(tmp_path: Path) -> None:
     settings = settings_with(tmp_path, {"2016.4": "/opt/old/vivado", "2017.4.op": "/opt/op/vivado"})
 
-    [builds] = host_plans(settings, limit=1, maintenance=False)
+    builds, _ = host_plans(settings, limit=1, maintenance=False)
 
     assert builds.queues == ["vivado-2017.4.op"]
 
@@ -40,6 +44,7 @@ def test_worker_names_say_host_role_and_process(tmp_path: Path) -> None:
 
     assert [plan.name for plan in plans] == [
         f"{socket.gethostname()}-builds-{os.getpid()}",
+        f"{socket.gethostname()}-packaging-{os.getpid()}",
         f"{socket.gethostname()}-maintenance-{os.getpid()}",
     ]
 
