@@ -8,16 +8,25 @@ import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from uuid import UUID
 
 import pytest
+from prefect import get_client
 
 from afs.catalog import default_catalog
 from afs.devstack.embedded import worker
-from afs.models import ImageRecord
-from afs.orchestration.dispatch import deployment_starter, dispatch_pending
+from afs.devstack.samples import sample_partial_bitstream, xclbin_file
+from afs.models import ImageRecord, RegisterFpgaImageRequest
+from afs.orchestration.dispatch import (
+    StartedRun,
+    deployment_starter,
+    dispatch_pending,
+    registration_starter,
+)
+from afs.orchestration.farm import PACKAGING_QUEUE
 from afs.settings import get_settings
 from afs.status import FINISHED, ImageStatus
-from deployments import CREATE_DEPLOYMENT_PATH
+from deployments import CREATE_DEPLOYMENT_PATH, REGISTER_DEPLOYMENT_PATH
 from tests.factory import (
     Tenant,
     assert_build_processes_end,
@@ -42,7 +51,14 @@ def serving_worker(factory: None, session_dir: Path) -> Iterator[None]:
 
 def dispatch_and_follow(image_id: str, timeout: float = 180) -> list[ImageStatus]:
     """Dispatch like the service does and collect every status the image shows until finished."""
-    start_run = deployment_starter(CREATE_DEPLOYMENT_PATH)
+    build, register = (
+        deployment_starter(CREATE_DEPLOYMENT_PATH),
+        registration_starter(REGISTER_DEPLOYMENT_PATH),
+    )
+
+    def start_run(record: ImageRecord) -> StartedRun:
+        return (register if record.registered else build)(record)
+
     seen = [default_catalog().get(image_id).status]
     deadline = time.monotonic() + timeout
     while seen[-1] not in FINISHED:
@@ -72,6 +88,24 @@ def test_an_image_goes_through_every_status_to_active(
     assert record.attempts == 1
     logs = read_log_tarball(tenant.get(f"dcp/{image.id}_log.tar"))
     assert json.loads(logs["status.json"])["status"] == "active"
+
+
+def test_a_registered_bitstream_is_saved_by_a_packaging_worker_to_active(
+    serving_worker: None, tenant: Tenant
+) -> None:
+    bit = sample_partial_bitstream()
+    location = tenant.put("ocl/vadd.xclbin", xclbin_file(bit))
+    request = RegisterFpgaImageRequest(location=location, name="registered", metadata={})
+    image = default_catalog().register(tenant.project_id, request)
+
+    assert dispatch_and_follow(image.id) == ["saving", "active"]
+    record = default_catalog().get(image.id)
+    assert record.attempts == 1
+    assert record.metadata["bitstream"]["kind"] == "xclbin"
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_run(UUID(record.flow_run_id))
+    assert run.work_queue_name == PACKAGING_QUEUE
+    assert run.name == f"image-{image.id}"
 
 
 def test_a_tampered_tarball_ends_in_error_with_the_cause_in_the_bucket(
