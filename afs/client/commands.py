@@ -174,13 +174,13 @@ def _add_image_id(xclbin: Path, image_id: str) -> None:
 
     try:
         add_image_id(xclbin, image_id)
-    except BitstreamError as exc:
-        print(f"afs image create: --xclbin: {exc}; the image is created", file=sys.stderr)
+    except (BitstreamError, OSError) as exc:  # the file changed since it was checked
+        print(f"afs image create: --xclbin: {exc}", file=sys.stderr)
         print(
-            f"afs image create: later: afs xclbin add-image-id XCLBIN {image_id}", file=sys.stderr
+            f"afs image create: then: afs xclbin add-image-id {xclbin} {image_id}", file=sys.stderr
         )
         return
-    print(f"{xclbin}: image id written (afs xclbin add-image-id)", flush=True)
+    print(f"{xclbin}: image id written where the FP1 runtime reads it", flush=True)
 
 
 def _list(args: argparse.Namespace, client: FactoryClient) -> int:

@@ -11,6 +11,8 @@ import pytest
 from afs.cli import main
 from afs.client.commands import ProgressBar
 from afs.client.config import ClientConfig
+from afs.devstack.samples import sample_partial_bitstream, write_sample_xclbin, xclbin_file
+from afs.inputs.archive import pack
 from tests.factory import Tenant, sample_tarball
 
 
@@ -140,3 +142,78 @@ def test_the_progress_bar_ends_full_whatever_the_chunks() -> None:
     bar.close()
 
     assert stream.getvalue().rsplit("\r", 1)[1] == "dcp.tar [##########] 100% 3.0/3.0 MiB\n"
+
+
+def test_a_tenant_registers_a_finished_bitstream_which_has_no_log_tarball(
+    tenant_environment: ClientConfig,
+    tenant: Tenant,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    xclbin = tmp_path / "vadd.xclbin"
+    xclbin.write_bytes(xclbin_file(sample_partial_bitstream()))
+    location = f"{tenant.bucket}:ocl/vadd.xclbin"
+
+    code, out, err = run(capsys, "register", "--file", str(xclbin), "--location", location,
+                         "--name", "ocl-image", "--metadata", '{"shell_type": "OCL"}',
+                         "--wait")  # fmt: skip
+    image_id = out.splitlines()[0].split()[1].rstrip(":")
+    logs = run(capsys, "logs", image_id)
+
+    assert code == 0, err
+    assert out.splitlines()[0] == f"image {image_id}: saving"
+    assert out.splitlines()[1] == "status: active"
+    assert f"{image_id}.aei" in out
+    assert "log tarball" not in out
+    assert logs == (
+        1,
+        "",
+        f"afs image logs: image {image_id} is a registered bitstream: it has no log tarball\n",
+    )
+
+
+@pytest.mark.parametrize(
+    ("metadata", "said"),
+    [
+        ("{not json", "--metadata: not JSON"),
+        ('"a string"', "--metadata: Input should be a valid dictionary"),
+        (json.dumps({"k": "v" * 1100}), "--metadata: must be at most 1024 characters as JSON"),
+    ],
+)
+def test_registration_options_are_refused_before_anything_is_uploaded(
+    tenant_environment: ClientConfig,
+    tenant: Tenant,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    metadata: str,
+    said: str,
+) -> None:
+    data = tmp_path / "fpga.bin"
+    data.write_bytes(b"x")
+    code, out, err = run(capsys, "register", "--file", str(data), "--location",
+                         f"{tenant.bucket}:fpga.bin", "--name", "n", "--metadata",
+                         metadata)  # fmt: skip
+    assert (code, out) == (2, "")
+    assert err.startswith(f"afs image register: {said}"), err
+    assert tenant.client.list_objects_v2(Bucket=tenant.bucket)["KeyCount"] == 0
+
+
+def test_create_with_an_xclbin_writes_the_new_image_id_into_it(
+    tenant_environment: ClientConfig,
+    tenant: Tenant,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """As the kit's AEI_Register.sh after `fis fpga-image-create` (xclbinaddaei.py)."""
+    xclbin = write_sample_xclbin(tmp_path / "vadd.xclbin")
+    tarball = tmp_path / "dcp.tar"
+    pack(xclbin, tarball, shell_id="0x01210101", tool_version="2017.4.op")
+    location = f"{tenant.bucket}:ocl/dcp.tar"
+
+    code, out, err = run(capsys, "create", "--dcp-file", str(tarball), "--dcp-location",
+                         location, "--name", "ocl", "--xclbin", str(xclbin))  # fmt: skip
+
+    assert code == 0, err
+    image_id = out.splitlines()[0].split()[1].rstrip(":")
+    assert xclbin.read_bytes()[416:448] == image_id.encode()
+    assert f"{xclbin}: image id written where the FP1 runtime reads it" in out
