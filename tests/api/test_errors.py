@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from afs.errors import ApiErrorCode
+from afs.errors import ApiErrorCode, FailureCause
 from tests.api.conftest import Project
 from tests.api.sdk import error_of
 
@@ -104,3 +104,10 @@ def test_health_and_the_openapi_document_are_served(api_url: str) -> None:
     assert "requestBody" in create
     assert {"400", "401", "403", "409", "413", "500"} <= set(create["responses"])
     assert "CreateFpgaImageBody" in document["components"]["schemas"]
+
+
+def test_the_readme_lists_every_failure_cause_and_no_other() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    table = readme.split("## Failure causes", 1)[1].split("\n## ", 1)[0]
+    listed = {line.split("|")[1].strip() for line in table.splitlines() if line.startswith("| ")}
+    assert listed - {"code"} == {cause.value for cause in FailureCause}
