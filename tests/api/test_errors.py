@@ -94,15 +94,20 @@ def test_health_and_the_openapi_document_are_served(api_url: str) -> None:
     document = requests.get(f"{api_url}/openapi.json", timeout=30).json()
     assert set(document["paths"]) == {
         "/v2/{project_id}/cloudservers/fpga_image",
+        "/v1/{project_id}/cloudservers/fpga_image",
         "/v1/{project_id}/cloudservers/fpga_image/detail",
         "/v1/{project_id}/cloudservers/fpga_image/{fpga_image_id}",
         "/v1/{project_id}/cloudservers/fpga_image/{fpga_image_id}/association",
         "/v1/{project_id}/cloudservers/fpga_image/associations",
         "/health",
     }
-    create = document["paths"]["/v2/{project_id}/cloudservers/fpga_image"]["post"]
-    assert "requestBody" in create
-    assert {"400", "401", "403", "409", "413", "500"} <= set(create["responses"])
+    for path in (
+        "/v2/{project_id}/cloudservers/fpga_image",
+        "/v1/{project_id}/cloudservers/fpga_image",
+    ):
+        create = document["paths"][path]["post"]
+        assert "requestBody" in create
+        assert {"400", "401", "403", "409", "413", "500"} <= set(create["responses"])
     assert "CreateFpgaImageBody" in document["components"]["schemas"]
 
 

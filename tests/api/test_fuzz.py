@@ -29,7 +29,8 @@ def test_no_input_makes_the_api_fail(api_url: str, project: Project) -> None:
     session = requests.Session()
     session.auth = SignedAuth(project.client.access_key, project.client.secret_key)
     found = operations(api_url)
-    assert len(found) == 7  # create, list, delete, associate, disassociate, associations, health
+    # create, register, list, delete, associate, disassociate, associations, health
+    assert len(found) == 8
 
     for operation in found:
 

@@ -740,7 +740,7 @@ def test_a_cancel_recorded_by_the_cancellation_hook_ends_the_image_cancelled_wit
     from prefect.client.schemas.objects import FlowRun
     from prefect.states import Cancelling
 
-    from flows.create_fpga_image import _record_cancellation
+    from afs.orchestration.hooks import record_cancellation
 
     tenant.put(DCP_KEY, sample_tarball(tmp_path))
     image = default_catalog().register(tenant.project_id, tenant.request(DCP_KEY))
@@ -751,7 +751,7 @@ def test_a_cancel_recorded_by_the_cancellation_hook_ends_the_image_cancelled_wit
     )
     default_catalog().record_attempt(image.id, str(run.id))
 
-    _record_cancellation(flow=create_fpga_image, flow_run=run, state=Cancelling())
+    record_cancellation(flow=create_fpga_image, flow_run=run, state=Cancelling())
 
     record = default_catalog().get(image.id)
     assert_failed_with(tenant, record, FailureCause.CANCELLED)
