@@ -85,6 +85,17 @@ def _check_dcp(services: Services, caller: Caller, body: AnyBody) -> None:
         raise ApiProblem(E.STORAGE_UNAVAILABLE, f"{where}: {exc}") from None
 
 
+# What a create and a registration may answer besides the errors of every request.
+_CREATE_ERRORS = error_responses(
+    E.QUOTA_EXCEEDED,
+    E.BUCKET_NOT_OWNED,
+    E.DCP_NOT_FOUND,
+    E.CLIENT_TOKEN_CONFLICT,
+    E.BODY_TOO_LARGE,
+    E.STORAGE_UNAVAILABLE,
+)
+
+
 def _create(
     services: Services, caller: Caller, body: AnyBody, token: ClientToken | None
 ) -> CreateImageResponse:
@@ -105,14 +116,7 @@ def _create(
     "and readable, records the image as initialing and answers at once; a dispatcher starts "
     "the build. One image per project may be in creation at a time.",
     response_model=CreateImageResponse,
-    responses=error_responses(
-        E.QUOTA_EXCEEDED,
-        E.BUCKET_NOT_OWNED,
-        E.DCP_NOT_FOUND,
-        E.CLIENT_TOKEN_CONFLICT,
-        E.BODY_TOO_LARGE,
-        E.STORAGE_UNAVAILABLE,
-    ),
+    responses=_CREATE_ERRORS,
     openapi_extra=openapi_body(CreateFpgaImageBody),
 )
 async def create_fpga_image(
@@ -137,14 +141,7 @@ async def create_fpga_image(
     "request, checks the file is readable, records the image as saving and answers at once; "
     "a dispatcher starts its run. One image per project may be in creation (or saving).",
     response_model=CreateImageResponse,
-    responses=error_responses(
-        E.QUOTA_EXCEEDED,
-        E.BUCKET_NOT_OWNED,
-        E.DCP_NOT_FOUND,
-        E.CLIENT_TOKEN_CONFLICT,
-        E.BODY_TOO_LARGE,
-        E.STORAGE_UNAVAILABLE,
-    ),
+    responses=_CREATE_ERRORS,
     openapi_extra=openapi_body(RegisterFpgaImageBody),
 )
 async def register_fpga_image(

@@ -73,6 +73,15 @@ def _report_finished(item: ImageItem) -> int:
     return 0 if item.status is ImageStatus.ACTIVE else 1
 
 
+def _upload(client: FactoryClient, path: Path, location: str) -> None:
+    """Upload a local file to `bucket:key` in the tenant's storage, with a progress bar."""
+    bar = ProgressBar(path.name, path.stat().st_size, sys.stderr)
+    try:
+        client.upload(path, location, progress=bar)
+    finally:
+        bar.close()
+
+
 def _create(args: argparse.Namespace, client: FactoryClient) -> int:
     from pydantic import ValidationError
 
@@ -101,11 +110,7 @@ def _create(args: argparse.Namespace, client: FactoryClient) -> int:
             print(f"afs image create: --xclbin {args.xclbin.absolute()}: {exc}", file=sys.stderr)
             return 2
     if args.dcp_file is not None:
-        bar = ProgressBar(args.dcp_file.name, args.dcp_file.stat().st_size, sys.stderr)
-        try:
-            client.upload(args.dcp_file, request.dcp_location, progress=bar)
-        finally:
-            bar.close()
+        _upload(client, args.dcp_file, request.dcp_location)
     created = client.create(request)
     print(f"image {created.id}: {created.status.value}", flush=True)
     if args.xclbin is not None:
@@ -154,11 +159,7 @@ def _register(args: argparse.Namespace, client: FactoryClient) -> int:
                 f"afs image register: --file {args.file.absolute()}: no such file", file=sys.stderr
             )
             return 2
-        bar = ProgressBar(args.file.name, args.file.stat().st_size, sys.stderr)
-        try:
-            client.upload(args.file, request.location, progress=bar)
-        finally:
-            bar.close()
+        _upload(client, args.file, request.location)
     registered = client.register(request)
     print(f"image {registered.id}: {registered.status.value}", flush=True)
     if not args.wait:
