@@ -24,6 +24,7 @@ from afs.errors import FailureCause, ImageBuildError
 from afs.files import file_sha256
 from afs.inputs.bitstream import (
     BIN_SUFFIX,
+    IDCODE_MASK,
     XCLBIN_SUFFIX,
     BitstreamError,
     copy_range,
@@ -108,7 +109,7 @@ def _vu9p_stream(path: Path, offset: int) -> str:
         raise ImageBuildError(FailureCause.BITSTREAM_CORRUPT, str(exc)) from exc
     expected = idcode_of(VU9P_PART)
     assert expected is not None  # the factory's own part is in the table
-    if idcode & 0x0FFFFFFF != expected:
+    if idcode & IDCODE_MASK != expected:
         raise ImageBuildError(
             FailureCause.PART_MISMATCH,
             f"{path.name} configures the device of IDCODE 0x{idcode:08X}, not the "

@@ -37,6 +37,7 @@ from pydantic import BaseModel
 from afs.errors import AfsError
 from afs.files import atomic_write, file_sha256
 from afs.inputs.dcp import DcpError, check_xml_structure
+from afs.models import IMAGE_ID_PATTERN
 
 BIT_PREAMBLE = bytes.fromhex("00090ff00ff00ff00ff0000001")
 SYNC_WORD = bytes.fromhex("aa995566")
@@ -62,7 +63,6 @@ XCLBIN_SECTION = struct.Struct("<I16s4xQQ")
 # The kit's xclbinaddaei.py writes the image id, 32 ASCII characters, over m_next_axlf and
 # m_debug_bin, where the FP1 runtime looks for it.
 XCLBIN_IMAGE_ID_OFFSET = 416
-IMAGE_ID_PATTERN = re.compile(r"[0-9a-f]{32}")
 # An xclbin of the kit has a dozen sections; the limit keeps a hostile count from costing reads.
 MAX_XCLBIN_SECTIONS = 256
 # Section kinds, numbered by their place (the kit's xclbin.h; later XRT adds more).
@@ -457,7 +457,7 @@ def kernel_clocks(xclbin_path: Path, info: XclbinInfo) -> KernelClocks:
 def add_image_id(xclbin_path: Path, image_id: str) -> None:
     """Write an image id into an xclbin where the FP1 runtime reads it, as the kit's
     `xclbinaddaei.py` does: 32 ASCII characters at byte 416. The file is checked first."""
-    if not IMAGE_ID_PATTERN.fullmatch(image_id):
+    if not re.fullmatch(IMAGE_ID_PATTERN, image_id):
         raise BitstreamError(f"image id {image_id!r} is not 32 lowercase hexadecimal digits")
     read_xclbin(xclbin_path)
     with xclbin_path.open("r+b") as stream:
