@@ -1,7 +1,7 @@
 """The create request's rules as properties: every value the spec allows is accepted as it is, and
 every value that breaks one rule is refused with an error at its field that names that rule.
 
-Valid values are built from the spec's words (DESIGN.md, "Request rules"), not from afs.models'
+Valid values are built from the spec's words (the API specification's rules), not from afs.models'
 code, so that the two are checked against each other. Each violation starts from a valid value and
 breaks exactly one rule; the message must name that rule.
 """

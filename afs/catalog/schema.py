@@ -25,7 +25,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from afs.status import IN_CREATION, ImageStatus
 
-# Only one image of a project may hold one of these statuses at a time (DESIGN.md, quota).
+# Only one image of a project may hold one of these statuses at a time (the quota).
 QUOTA_STATUSES = sorted(status.value for status in IN_CREATION)
 # At most this many FPGA images may be associated with one ECS image (per project).
 MAX_FPGA_IMAGES_PER_ECS_IMAGE = 10
