@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment, PackageLoader, StrictUndefined
 from pydantic import BaseModel
 
 from afs.settings import VU9P_PART
 
-TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "vivado_tcl"
+# Package data: found where the package is installed, a wheel's as a checkout's.
+TEMPLATES = "vivado_tcl"
 BUILD_TEMPLATE = "build_partial.tcl.j2"
 BITSTREAM_BASENAME = "ul_pr_top"
 
@@ -91,7 +92,7 @@ class BuildScriptInputs(BaseModel):
 
 def _environment() -> Environment:
     environment = Environment(
-        loader=FileSystemLoader(TEMPLATES_DIR),
+        loader=PackageLoader(__package__ or "afs.build", TEMPLATES),
         undefined=StrictUndefined,
         autoescape=False,  # noqa: S701 - Tcl, not HTML: the `tcl` filter is the escaping
         keep_trailing_newline=True,

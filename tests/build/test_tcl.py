@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.resources
 import re
 import subprocess
 import tkinter
@@ -11,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from afs.build.tcl import TEMPLATES_DIR, BuildScriptInputs, render_build_script, tcl_quote
+from afs.build.tcl import TEMPLATES, BuildScriptInputs, render_build_script, tcl_quote
 from afs.devstack.samples import write_sample_dcp, write_sample_shell_dcp
 from afs.settings import VU9P_PART, emulator_binary
 
@@ -92,7 +93,13 @@ def test_only_strings_are_quoted() -> None:
 
 
 def test_every_template_value_goes_through_the_tcl_filter() -> None:
-    for template in TEMPLATES_DIR.glob("*.j2"):
+    templates = [
+        entry
+        for entry in importlib.resources.files("afs.build").joinpath(TEMPLATES).iterdir()
+        if entry.name.endswith(".j2")
+    ]
+    assert templates
+    for template in templates:
         text = template.read_text()
         expressions = re.findall(r"\{\{(.*?)\}\}", text, flags=re.S)
         assert expressions, template
