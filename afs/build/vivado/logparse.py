@@ -34,7 +34,8 @@ _EXITING = "INFO: [Common 17-206] Exiting Vivado at"
 _BANNER = "****** Vivado v"
 
 # Message ids written by afs/build/vivado_tcl/build_partial.tcl.j2, and Vivado's own for a
-# pr_verify that found the checkpoints incompatible ("PR_VERIFY: check points A and B are not compatible").
+# pr_verify that found the checkpoints incompatible ("PR_VERIFY: check points A and B are not
+# compatible").
 TIMING_VIOLATION_ID = "AFS 1-1"
 SHELL_PART_ID = "AFS 1-2"
 SHELL_CELL_ID = "AFS 1-3"
