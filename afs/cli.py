@@ -221,6 +221,27 @@ def _vivado_log(args: argparse.Namespace) -> int:
     return 0
 
 
+def _config(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from afs.settings import Settings, effective_settings, settings_reference
+
+    if args.reference:
+        print(settings_reference(), end="")
+        return 0
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            variable = f"AFS_{'_'.join(map(str, error['loc'][:1])).upper()}"
+            print(f"afs config: {variable}: {error['msg']}", file=sys.stderr)
+        return 2
+    width = max(len(setting.variable) for setting in effective_settings(settings))
+    for setting in effective_settings(settings):
+        print(f"{setting.variable:<{width}}  {setting.source:<11}  {setting.value}")
+    return 0
+
+
 def _doctor(args: argparse.Namespace) -> int:
     from afs.orchestration.doctor import all_checks
     from afs.settings import get_settings
@@ -350,6 +371,17 @@ def _parser() -> argparse.ArgumentParser:
     vivado_log = commands.add_parser("vivado-log", help="summarize a Vivado log as JSON")
     vivado_log.add_argument("path", type=Path)
     vivado_log.set_defaults(run=_vivado_log)
+
+    config = commands.add_parser(
+        "config",
+        help="print the settings this process runs with, each with its source (secrets masked)",
+    )
+    config.add_argument(
+        "--reference",
+        action="store_true",
+        help="print every setting with its default as Markdown (docs/settings.md)",
+    )
+    config.set_defaults(run=_config)
 
     doctor = commands.add_parser("doctor", help="check this build host")
     doctor.set_defaults(run=_doctor)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import sys
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from afs.models import FP1_KIT_FLOWS, KitFlow
@@ -50,10 +54,16 @@ class Settings(BaseSettings):
     catalog_url: str | None = Field(None, description="SQLAlchemy URL; default SQLite in home")
 
     obs_endpoint: str | None = Field(None, description="S3/OBS endpoint; None: local dev store")
-    obs_region: str = "cn-north-1"
-    image_store_bucket: str = "afs-image-store"
-    image_store_access_key: SecretStr = SecretStr("afs-image-store")
-    image_store_secret_key: SecretStr = SecretStr("afs-image-store-secret")
+    obs_region: str = Field("cn-north-1", description="region the storage calls are signed for")
+    image_store_bucket: str = Field(
+        "afs-image-store", description="where image files go (never a tenant's bucket)"
+    )
+    image_store_access_key: SecretStr = Field(
+        SecretStr("afs-image-store"), description="the image store's access key"
+    )
+    image_store_secret_key: SecretStr = Field(
+        SecretStr("afs-image-store-secret"), description="the image store's secret key"
+    )
 
     tenants_file: Path | None = Field(
         None, description="JSON {project_id: tenant storage}; default <home>/tenants.json"
@@ -75,16 +85,20 @@ class Settings(BaseSettings):
         "checkpoint is in <home>/shells, each tool version is one build queue, and the first "
         "pairing's queue takes the runs started from the UI",
     )
-    # Tool version -> the vivado binary that builds it: what this build host has.
     vivado_binaries: dict[str, str] = Field(
         default_factory=lambda: {
             version: emulator_binary(version) for version in ("2017.2", "2017.4.op")
-        }
+        },
+        description="JSON {tool_version: path}: the Vivado installations this build host has",
+        json_schema_extra={
+            "shown_default": "the emulator standing for each version "
+            "(afs-vivado-emulator-VERSION; -version says which)"
+        },
     )
     allow_emulator: bool = Field(
         False, description="let the AFS Vivado emulator build images (development hosts only)"
     )
-    build_timeout_seconds: int = 4 * 3600
+    build_timeout_seconds: int = Field(4 * 3600, description="Vivado's time limit")
     vivado_term_grace_seconds: float = Field(
         VIVADO_TERM_GRACE_SECONDS,
         gt=0,
@@ -154,9 +168,11 @@ class Settings(BaseSettings):
     )
     api_storage_max_attempts: int = Field(2, ge=1, description="the API's DCP check: attempts")
 
-    max_tarball_bytes: int = 2 * 1024**3
-    max_tar_members: int = 64
-    max_manifest_bytes: int = 64 * 1024
+    max_tarball_bytes: int = Field(
+        2 * 1024**3, description="the largest upload (tarball or registered file) fetched"
+    )
+    max_tar_members: int = Field(64, description="the most members a tarball may have")
+    max_manifest_bytes: int = Field(64 * 1024, description="the largest manifest.json read")
 
     @property
     def storage_budget(self) -> StorageBudget:
@@ -206,6 +222,67 @@ class Settings(BaseSettings):
     def shells_dir(self) -> Path:
         """Static shell checkpoints, one `<shell_id>.dcp` each."""
         return self.home / "shells"
+
+
+def _shown_default(field: FieldInfo) -> str:
+    """A field's default as the reference shows it: the same on every machine."""
+    extra = field.json_schema_extra
+    if isinstance(extra, dict) and "shown_default" in extra:
+        return str(extra["shown_default"])
+    value = field.get_default(call_default_factory=True)
+    if isinstance(value, SecretStr):
+        return "built in (set your own)"
+    if value is None:
+        return "none"
+    if isinstance(value, Path):
+        return str(value).replace(str(Path.home()), "~", 1)
+    if isinstance(value, list) and value and isinstance(value[0], BaseModel):
+        return json.dumps([item.model_dump() for item in value])
+    return json.dumps(value) if isinstance(value, list | dict) else str(value)
+
+
+def variable_of(name: str) -> str:
+    return f"{Settings.model_config.get('env_prefix', '')}{name}".upper()
+
+
+def settings_reference() -> str:
+    """Every setting as a Markdown table: variable, default, what it is (docs/settings.md)."""
+    rows = ["| variable | default | |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        default = _shown_default(field).replace("|", "\\|")
+        # Markdown would take `<home>` for a tag and `|` for a column.
+        text = (field.description or "").replace("<", "&lt;").replace("|", "\\|")
+        rows.append(f"| `{variable_of(name)}` | `{default}` | {text} |")
+    return "\n".join(rows) + "\n"
+
+
+class EffectiveSetting(BaseModel):
+    variable: str
+    value: str  # secrets masked
+    source: str  # "environment" or "default"
+
+
+def effective_settings(
+    settings: Settings, environ: Mapping[str, str] = os.environ
+) -> list[EffectiveSetting]:
+    """What this process runs with, each setting with where it came from, secrets masked."""
+    effective = []
+    for name in Settings.model_fields:
+        value = getattr(settings, name)
+        if isinstance(value, SecretStr):
+            shown = "**********"
+        elif isinstance(value, list | dict):
+            shown = json.dumps(
+                [item.model_dump() if isinstance(item, BaseModel) else item for item in value]
+                if isinstance(value, list)
+                else value
+            )
+        else:
+            shown = "none" if value is None else str(value)
+        variable = variable_of(name)
+        source = "environment" if variable in environ else "default"
+        effective.append(EffectiveSetting(variable=variable, value=shown, source=source))
+    return effective
 
 
 @lru_cache
