@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -307,6 +308,11 @@ class KitFlow(BaseModel):
     flow_type: FlowType
     shell_id: Annotated[str, Field(pattern=_SHELL_ID)]
     tool_version: str
+
+
+def kit_shells(kit_flows: Iterable[KitFlow]) -> list[str]:
+    """The shells of the pairings, each once, in their order."""
+    return list(dict.fromkeys(flow.shell_id for flow in kit_flows))
 
 
 # The kit's own pairings (fp1/hardware/vivado_design and sdaccel_design).

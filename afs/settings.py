@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from afs.models import FP1_KIT_FLOWS, KitFlow
+from afs.models import FP1_KIT_FLOWS, KitFlow, kit_shells
 
 VU9P_PART = "xcvu9p-flgb2104-2-i"
 VIVADO_TERM_GRACE_SECONDS = 10.0
@@ -194,7 +194,7 @@ class Settings(BaseSettings):
 
     @property
     def allowed_shell_ids(self) -> list[str]:
-        return list(dict.fromkeys(flow.shell_id for flow in self.kit_flows))
+        return kit_shells(self.kit_flows)
 
     @property
     def tool_versions(self) -> list[str]:

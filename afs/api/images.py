@@ -109,6 +109,19 @@ def _create(
     return CreateImageResponse(fpga_image=CreatedImage(status=earlier.status, id=earlier.id))
 
 
+async def _accept(
+    model: type[AnyBody],
+    services: Services,
+    caller: Caller,
+    request: Request,
+    x_client_token: str | None,
+) -> CreateImageResponse:
+    """A create or a registration: the body, its client token, then the catalog's row."""
+    body = parse_json_body(model, request.headers.get("content-type"), await request.body())
+    token = _client_token(x_client_token, body)
+    return await run_in_threadpool(_create, services, caller, body, token)
+
+
 @router.post(
     "/v2/{project_id}/cloudservers/fpga_image",
     summary="Create an FPGA image",
@@ -126,11 +139,7 @@ async def create_fpga_image(
     request: Request,
     x_client_token: ClientTokenHeader = None,
 ) -> CreateImageResponse:
-    body = parse_json_body(
-        CreateFpgaImageBody, request.headers.get("content-type"), await request.body()
-    )
-    token = _client_token(x_client_token, body)
-    return await run_in_threadpool(_create, services, caller, body, token)
+    return await _accept(CreateFpgaImageBody, services, caller, request, x_client_token)
 
 
 @router.post(
@@ -151,11 +160,7 @@ async def register_fpga_image(
     request: Request,
     x_client_token: ClientTokenHeader = None,
 ) -> CreateImageResponse:
-    body = parse_json_body(
-        RegisterFpgaImageBody, request.headers.get("content-type"), await request.body()
-    )
-    token = _client_token(x_client_token, body)
-    return await run_in_threadpool(_create, services, caller, body, token)
+    return await _accept(RegisterFpgaImageBody, services, caller, request, x_client_token)
 
 
 def page_window(query: PagedQuery) -> tuple[int, int | None]:

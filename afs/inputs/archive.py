@@ -70,7 +70,14 @@ from afs.inputs.dcp import (
     whole_design_problem,
 )
 from afs.inputs.names import components, name_problem, shown
-from afs.models import PCI_ID_FIELDS, FlowType, KitFlow, Manifest, sdaccel_field_problem
+from afs.models import (
+    PCI_ID_FIELDS,
+    FlowType,
+    KitFlow,
+    Manifest,
+    kit_shells,
+    sdaccel_field_problem,
+)
 from afs.settings import VU9P_PART
 
 MANIFEST_NAME = "manifest.json"
@@ -432,7 +439,7 @@ def require_kit_flow(manifest: Manifest, kit_flows: Collection[KitFlow]) -> KitF
     A shell the factory does not know is SHELL_VERSION_INVALID; a known shell named by another
     flow than its own too; a tool version that is not its flow and shell's, TOOL_VERSION_INVALID.
     """
-    shells = list(dict.fromkeys(flow.shell_id for flow in kit_flows))
+    shells = kit_shells(kit_flows)
     if manifest.shell_id not in shells:
         raise ImageBuildError(
             FailureCause.SHELL_VERSION_INVALID,
