@@ -47,10 +47,10 @@ def _worker(args: argparse.Namespace) -> int:
 
     from prefect.settings import PREFECT_API_URL
 
+    from afs.deployments.automations import HEARTBEAT_SECONDS
     from afs.orchestration.doctor import configuration_checks
     from afs.orchestration.worker import host_plans, serve_host
     from afs.settings import get_settings
-    from deployments.automations import HEARTBEAT_SECONDS
 
     settings = get_settings()
     failing = [check for check in configuration_checks(settings) if not check.ok]
@@ -85,8 +85,8 @@ def _worker(args: argparse.Namespace) -> int:
 def _deploy(args: argparse.Namespace) -> int:
     from prefect.settings import PREFECT_API_URL
 
+    from afs.deployments import deploy_factory
     from afs.settings import get_settings
-    from deployments import deploy_factory
 
     settings = get_settings()
     names = deploy_factory(settings)
@@ -101,12 +101,12 @@ def _deploy(args: argparse.Namespace) -> int:
 
 
 def _dispatcher(args: argparse.Namespace) -> int:
-    from afs.orchestration.dispatch import start_dispatcher
-    from deployments import (
+    from afs.deployments import (
         CREATE_DEPLOYMENT_PATH,
         DELETE_DEPLOYMENT_PATH,
         REGISTER_DEPLOYMENT_PATH,
     )
+    from afs.orchestration.dispatch import start_dispatcher
 
     dispatcher, stop = start_dispatcher(
         CREATE_DEPLOYMENT_PATH, REGISTER_DEPLOYMENT_PATH, DELETE_DEPLOYMENT_PATH, args.interval
@@ -252,8 +252,21 @@ def _doctor(args: argparse.Namespace) -> int:
     return 0 if all(check.ok for check in checks) else 1
 
 
+class _PrintVersion(argparse.Action):
+    """`--version`, worked out only when asked (a checkout asks git)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        from afs.version import build_commit, release
+
+        print(f"afs {release()} (commit {build_commit() or 'not recorded'})")
+        parser.exit(0)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="afs", description="FPGA image factory")
+    parser.add_argument(
+        "--version", nargs=0, action=_PrintVersion, help="print the version and commit, and exit"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     register_api_commands(commands)
     register_client_commands(commands)

@@ -10,10 +10,7 @@ behind a four-hour build. Applying it again is safe: it only brings the server u
 from __future__ import annotations
 
 import contextlib
-import subprocess
 from datetime import timedelta
-from importlib.metadata import version as package_version
-from pathlib import Path
 
 from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.actions import (
@@ -26,6 +23,11 @@ from prefect.deployments.runner import EntrypointType, RunnerDeployment
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 from prefect.workers.process import ProcessWorker
 
+from afs.flows.create_fpga_image import create_fpga_image
+from afs.flows.delete_fpga_image import delete_fpga_image
+from afs.flows.reconcile import reconcile_fpga_images
+from afs.flows.register_fpga_image import register_fpga_image
+from afs.flows.reprocess import reprocess_fpga_images
 from afs.orchestration.farm import (
     LICENCE_LIMIT,
     PACKAGING_QUEUE,
@@ -33,11 +35,7 @@ from afs.orchestration.farm import (
     default_build_queue,
 )
 from afs.settings import Settings
-from flows.create_fpga_image import create_fpga_image
-from flows.delete_fpga_image import delete_fpga_image
-from flows.reconcile import reconcile_fpga_images
-from flows.register_fpga_image import register_fpga_image
-from flows.reprocess import reprocess_fpga_images
+from afs.version import factory_version
 
 CREATE_DEPLOYMENT = "create-fpga-image"
 CREATE_DEPLOYMENT_PATH = f"{create_fpga_image.name}/{CREATE_DEPLOYMENT}"
@@ -55,23 +53,6 @@ MAINTENANCE_TAG = "maintenance"
 _ONE_AT_A_TIME = ConcurrencyLimitConfig(
     limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW
 )
-
-
-def factory_version() -> str:
-    """The package version, and the git commit when this is a checkout (`0.1.0+g1a2b3c4`)."""
-    release = package_version("afs")
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=Path(__file__).parent,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return release
-    return f"{release}+g{commit}" if commit else release
 
 
 def factory_deployments(settings: Settings) -> list[RunnerDeployment]:
@@ -181,7 +162,7 @@ def deploy_factory(settings: Settings) -> list[str]:
     """Create or update everything on the current Prefect server; the deployments' names."""
     from prefect import get_client
 
-    from deployments.automations import ensure_automations
+    from afs.deployments.automations import ensure_automations
 
     with get_client(sync_client=True) as client:
         _ensure_pool(

@@ -21,11 +21,11 @@ from prefect.events.actions import ChangeFlowRunState
 from prefect.events.schemas.automations import EventTrigger, Posture
 from prefect.events.schemas.events import ResourceSpecification
 
+from afs.flows.create_fpga_image import create_fpga_image
+from afs.flows.delete_fpga_image import delete_fpga_image
+from afs.flows.reconcile import reconcile_fpga_images
+from afs.flows.reprocess import reprocess_fpga_images
 from afs.settings import Settings
-from flows.create_fpga_image import create_fpga_image
-from flows.delete_fpga_image import delete_fpga_image
-from flows.reconcile import reconcile_fpga_images
-from flows.reprocess import reprocess_fpga_images
 
 HEARTBEAT_SECONDS = 30  # PREFECT_FLOWS_HEARTBEAT_FREQUENCY of every build run (Prefect's minimum)
 ZOMBIE_AUTOMATION = "afs: crash flow runs whose heartbeats stopped"

@@ -32,15 +32,15 @@ from afs.orchestration.hooks import (
 )
 from afs.orchestration.lifecycle import deliver_ended_run_logs
 from afs.settings import get_settings
-from tasks import contained
-from tasks.check_archive import check_archive
-from tasks.fetch_dcp import fetch_dcp
-from tasks.mark_active import mark_active
-from tasks.package_logs import package_logs
-from tasks.render_tcl import render_tcl
-from tasks.run_vivado import run_vivado
-from tasks.upload import discard_image, upload_image, upload_logs
-from tasks.validate import validate
+from afs.tasks import contained
+from afs.tasks.check_archive import check_archive
+from afs.tasks.fetch_dcp import fetch_dcp
+from afs.tasks.mark_active import mark_active
+from afs.tasks.package_logs import package_logs
+from afs.tasks.render_tcl import render_tcl
+from afs.tasks.run_vivado import run_vivado
+from afs.tasks.upload import discard_image, upload_image, upload_logs
+from afs.tasks.validate import validate
 
 
 class _FailuresWithoutTracebacks(logging.Filter):

@@ -22,10 +22,10 @@ from afs.inputs.bitstream import BIN_SUFFIX
 from afs.models import RegisterFpgaImageRequest
 from afs.orchestration.hooks import IMAGE_RUN_HOOKS, ImageId, ProjectId, image_run_name, refuse_run
 from afs.settings import get_settings
-from tasks import contained
-from tasks.mark_active import mark_active
-from tasks.register import check_bitstream, fetch_file, validate_registration
-from tasks.upload import discard_image, upload_image
+from afs.tasks import contained
+from afs.tasks.mark_active import mark_active
+from afs.tasks.register import check_bitstream, fetch_file, validate_registration
+from afs.tasks.upload import discard_image, upload_image
 
 
 def _save_in_workspace(job: RegisterJob) -> ImageFile:

@@ -7,7 +7,7 @@ from afs.build.workspace import Workspace
 from afs.errors import ImageBuildError
 from afs.inputs.archive import CheckedInput
 from afs.settings import get_settings
-from tasks import build_step
+from afs.tasks import build_step
 
 
 @build_step("check-archive", expected=(ImageBuildError, MisroutedBuild))

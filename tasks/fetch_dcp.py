@@ -6,7 +6,7 @@ from afs.build.steps import BuildJob, fetch_input
 from afs.build.workspace import Workspace
 from afs.settings import get_settings
 from afs.storage import Download
-from tasks import storage_step
+from afs.tasks import storage_step
 
 
 @storage_step("fetch-dcp")

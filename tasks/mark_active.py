@@ -5,7 +5,7 @@ from prefect.runtime import flow_run
 from afs.build.steps import ImageFile, ImageJob
 from afs.catalog import default_catalog
 from afs.models import ImageRecord
-from tasks import build_step
+from afs.tasks import build_step
 
 
 @build_step("mark-active")

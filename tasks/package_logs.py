@@ -5,7 +5,7 @@ from pathlib import Path
 from afs.build.logbundle import BuildOutcome
 from afs.build.logbundle import package_logs as write_log_tarball
 from afs.build.workspace import Workspace
-from tasks import build_step
+from afs.tasks import build_step
 
 
 @build_step("package-logs")

@@ -22,8 +22,8 @@ from afs.orchestration.dispatch import run_tags
 from afs.orchestration.naming import name_this_run
 from afs.settings import get_settings
 from afs.status import ImageStatus
+from afs.tasks import build_step, storage_step
 from afs.tenants import load_tenant
-from tasks import build_step, storage_step
 
 
 # Refusals (a run that may not save, a project over its quota) say why in their own words.

@@ -5,7 +5,7 @@ from afs.build.tcl import BuildScriptInputs
 from afs.build.workspace import Workspace
 from afs.inputs.archive import CheckedInput
 from afs.settings import get_settings
-from tasks import build_step
+from afs.tasks import build_step
 
 
 @build_step("render-tcl")

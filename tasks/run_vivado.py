@@ -9,7 +9,7 @@ from afs.inputs.archive import CheckedInput
 from afs.orchestration.artifacts import VivadoProgress
 from afs.orchestration.licences import vivado_licence
 from afs.settings import get_settings
-from tasks import build_step
+from afs.tasks import build_step
 
 
 @build_step("run-vivado")

@@ -9,7 +9,7 @@ from afs.build.steps import BuildJob, ImageFile, ImageJob, deliver_logs, store_i
 from afs.build.steps import discard_image as remove_image_file
 from afs.build.workspace import Workspace
 from afs.settings import get_settings
-from tasks import build_step, storage_step
+from afs.tasks import build_step, storage_step
 
 
 @storage_step("upload-image")

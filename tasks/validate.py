@@ -9,8 +9,8 @@ from afs.models import FpgaImageRequest
 from afs.orchestration.dispatch import run_tags
 from afs.orchestration.naming import name_this_run
 from afs.settings import get_settings
+from afs.tasks import build_step
 from afs.tenants import load_tenant
-from tasks import build_step
 
 
 # Refusals (a run that may not build, a project over its quota) say why in their own words.

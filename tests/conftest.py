@@ -139,9 +139,9 @@ def s3_client(s3_endpoint: str):
 def factory(s3_endpoint: str, prefect_api: str) -> Iterator[None]:
     """Settings pointed at this session's servers, with the sample shells installed."""
     from afs.catalog import default_catalog
+    from afs.deployments import deploy_factory
     from afs.devstack.embedded import install_sample_shells
     from afs.settings import get_settings
-    from deployments import deploy_factory
 
     os.environ["AFS_OBS_ENDPOINT"] = s3_endpoint
     get_settings.cache_clear()

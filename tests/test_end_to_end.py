@@ -14,6 +14,7 @@ import pytest
 from prefect import get_client
 
 from afs.catalog import default_catalog
+from afs.deployments import CREATE_DEPLOYMENT_PATH, REGISTER_DEPLOYMENT_PATH
 from afs.devstack.embedded import worker
 from afs.devstack.samples import sample_partial_bitstream, xclbin_file
 from afs.models import ImageRecord, RegisterFpgaImageRequest
@@ -26,7 +27,6 @@ from afs.orchestration.dispatch import (
 from afs.orchestration.farm import PACKAGING_QUEUE
 from afs.settings import get_settings
 from afs.status import FINISHED, ImageStatus
-from deployments import CREATE_DEPLOYMENT_PATH, REGISTER_DEPLOYMENT_PATH
 from tests.factory import (
     Tenant,
     assert_build_processes_end,

@@ -14,7 +14,8 @@ from pydantic import BaseModel
 from afs.settings import VU9P_PART
 
 # Package data: found where the package is installed, a wheel's as a checkout's.
-TEMPLATES = "vivado_tcl"
+# The repository's top-level vivado_tcl/, installed as this package (see pyproject.toml).
+TEMPLATES = "afs.vivado_tcl"
 BUILD_TEMPLATE = "build_partial.tcl.j2"
 BITSTREAM_BASENAME = "ul_pr_top"
 
@@ -92,7 +93,7 @@ class BuildScriptInputs(BaseModel):
 
 def _environment() -> Environment:
     environment = Environment(
-        loader=PackageLoader(__package__ or "afs.build", TEMPLATES),
+        loader=PackageLoader(TEMPLATES, "."),
         undefined=StrictUndefined,
         autoescape=False,  # noqa: S701 - Tcl, not HTML: the `tcl` filter is the escaping
         keep_trailing_newline=True,

@@ -145,7 +145,7 @@ def embedded_stack(home: Path, ports: StackPorts | None = None) -> Iterator[Embe
     """
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    from deployments import deploy_factory
+    from afs.deployments import deploy_factory
 
     logs_dir = home / "logs"
     os.environ["AFS_HOME"] = str(home)

@@ -22,7 +22,7 @@ def _ids(image_id: str) -> tuple[str, str, str]:
     """The image's flow run, its summary artifact and the create deployment."""
     from prefect import get_client
 
-    from deployments import CREATE_DEPLOYMENT_PATH
+    from afs.deployments import CREATE_DEPLOYMENT_PATH
 
     with get_client(sync_client=True) as client:
         deployment = client.read_deployment_by_name(CREATE_DEPLOYMENT_PATH)

@@ -6,9 +6,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from afs.catalog import default_catalog
+from afs.flows.delete_fpga_image import delete_fpga_image
 from afs.settings import get_settings
 from afs.tenants import image_store_client
-from flows.delete_fpga_image import delete_fpga_image
 from tests.api.conftest import Project, active_image, failed_image
 from tests.api.sdk import anew, error_of
 

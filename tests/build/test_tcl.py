@@ -95,7 +95,7 @@ def test_only_strings_are_quoted() -> None:
 def test_every_template_value_goes_through_the_tcl_filter() -> None:
     templates = [
         entry
-        for entry in importlib.resources.files("afs.build").joinpath(TEMPLATES).iterdir()
+        for entry in importlib.resources.files(TEMPLATES).iterdir()
         if entry.name.endswith(".j2")
     ]
     assert templates

@@ -10,13 +10,14 @@ import pytest
 from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.objects import ConcurrencyLimitStrategy
 
-from afs.settings import get_settings
-from deployments import deploy_factory, factory_version
-from deployments.automations import (
+from afs.deployments import deploy_factory
+from afs.deployments.automations import (
     MISSED_RUNS_AUTOMATION,
     NEVER_STARTED_AUTOMATION,
     ZOMBIE_AUTOMATION,
 )
+from afs.settings import get_settings
+from afs.version import factory_version
 
 
 @pytest.fixture
@@ -108,7 +109,7 @@ def test_every_parameter_of_the_form_explains_itself(client: SyncPrefectClient, 
 
 
 def test_the_runs_page_has_a_saved_filter_of_image_runs_only(client: SyncPrefectClient) -> None:
-    from deployments import IMAGE_RUNS_VIEW
+    from afs.deployments import IMAGE_RUNS_VIEW
 
     views = client.request("POST", "/saved_searches/filter", json={}).json()
     [view] = [view for view in views if view["name"] == IMAGE_RUNS_VIEW]

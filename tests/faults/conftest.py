@@ -25,13 +25,13 @@ from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
 from prefect.client.schemas.objects import FlowRun
 
 from afs.catalog import Catalog, default_catalog
+from afs.deployments import CREATE_DEPLOYMENT_PATH
 from afs.devstack.embedded import wait_for_worker
 from afs.devstack.localstack import start, stop
 from afs.models import ImageRecord
 from afs.orchestration.dispatch import deployment_starter, dispatch_pending
 from afs.settings import get_settings
 from afs.status import FINISHED
-from deployments import CREATE_DEPLOYMENT_PATH
 from tests.factory import (
     Tenant,
     discard_waiting_runs,

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from afs.catalog import Catalog
+from afs.deployments import CREATE_DEPLOYMENT_PATH
 from afs.models import ImageRecord
 from afs.orchestration.dispatch import StartedRun, deployment_starter, dispatch_pending
 from afs.orchestration.reprocess import requeue_transient_failures
-from deployments import CREATE_DEPLOYMENT_PATH
 from tests.factory import Tenant
 from tests.faults.conftest import DCP_KEY, BuildHost
 

@@ -18,10 +18,10 @@ import pytest
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from afs.catalog import Catalog
+from afs.deployments import deploy_factory
 from afs.devstack.localstack import free_port, prefect_environment, prefect_server
 from afs.settings import get_settings
 from afs.status import ImageStatus
-from deployments import deploy_factory
 from tests.factory import Tenant, processes_mentioning, sample_tarball
 from tests.faults.conftest import (
     DCP_KEY,

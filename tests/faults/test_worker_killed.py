@@ -82,7 +82,7 @@ ZOMBIE_RULE_CHECK = """
 import itertools, json, sys
 from datetime import timedelta
 from prefect.automations import Automation
-from deployments.automations import same_rule, zombie_automation
+from afs.deployments.automations import same_rule, zombie_automation
 
 wanted = zombie_automation(timedelta(seconds=60))
 stored = json.loads(wanted.model_dump_json())

@@ -24,12 +24,12 @@ from afs.devstack.samples import (
 )
 from afs.errors import FailureCause
 from afs.files import atomic_write
+from afs.flows.create_fpga_image import create_fpga_image
 from afs.inputs.archive import pack
 from afs.models import ImageRecord
 from afs.settings import get_settings
 from afs.status import ImageStatus
 from afs.tenants import image_store_client
-from flows.create_fpga_image import create_fpga_image
 from tests.factory import (
     Tenant,
     json_bytes,

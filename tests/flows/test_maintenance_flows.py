@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from flows.reconcile import reconcile_fpga_images
-from flows.reprocess import reprocess_fpga_images
+from afs.flows.reconcile import reconcile_fpga_images
+from afs.flows.reprocess import reprocess_fpga_images
 
 
 @pytest.mark.parametrize(

@@ -12,12 +12,12 @@ from afs.build.vivado.emulator.bitstream import bit_file, design_field, emulated
 from afs.catalog import default_catalog
 from afs.devstack.samples import sample_partial_bitstream, write_sample_xclbin, xclbin_file
 from afs.errors import FailureCause
+from afs.flows.register_fpga_image import register_fpga_image
 from afs.inputs.bitstream import read_bit_header
 from afs.models import USER_METADATA_KEY, ImageRecord, RegisterFpgaImageRequest
 from afs.settings import VU9P_PART, get_settings
 from afs.status import ImageStatus
 from afs.tenants import image_store_client
-from flows.register_fpga_image import register_fpga_image
 from tests.factory import Tenant
 
 METADATA = {"shell_type": "OCL", "shell_version": "1.0"}

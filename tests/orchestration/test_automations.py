@@ -10,7 +10,7 @@ import pytest
 from prefect.server.events.schemas.automations import EventTrigger
 from prefect.server.events.schemas.events import ReceivedEvent
 
-from deployments.automations import (
+from afs.deployments.automations import (
     missed_runs_automation,
     never_started_automation,
     zombie_automation,
@@ -78,8 +78,8 @@ def test_setting_up_again_leaves_an_unchanged_automation_and_its_open_expectatio
 ) -> None:
     from prefect import get_client
 
+    from afs.deployments.automations import ZOMBIE_AUTOMATION, ensure_automations, same_rule
     from afs.settings import get_settings
-    from deployments.automations import ZOMBIE_AUTOMATION, ensure_automations, same_rule
 
     def stored() -> object:
         with get_client(sync_client=True) as client:

@@ -11,11 +11,11 @@ import pytest
 from afs.catalog import Catalog, default_catalog
 from afs.catalog import store as catalog_store
 from afs.errors import FailureCause
+from afs.flows.create_fpga_image import create_fpga_image
 from afs.models import FpgaImageRequest, ImageRecord
 from afs.orchestration.dispatch import StartedRun, dispatch_pending
 from afs.orchestration.events import image_resource
 from afs.status import ImageStatus
-from flows.create_fpga_image import create_fpga_image
 from tests.factory import Tenant, sample_tarball
 
 S = ImageStatus

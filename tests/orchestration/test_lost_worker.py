@@ -13,14 +13,14 @@ from prefect import get_client
 from prefect.client.schemas.objects import StateType
 
 from afs.catalog import default_catalog
+from afs.deployments import CREATE_DEPLOYMENT_PATH
 from afs.devstack.embedded import worker
+from afs.flows.reconcile import read_run_state
 from afs.orchestration.dispatch import deployment_starter, dispatch_pending
 from afs.orchestration.lifecycle import deliver_ended_run_logs
 from afs.orchestration.reconcile import reconcile_images
 from afs.settings import get_settings
 from afs.status import ImageStatus
-from deployments import CREATE_DEPLOYMENT_PATH
-from flows.reconcile import read_run_state
 from tests.factory import (
     Tenant,
     assert_build_processes_end,

@@ -10,13 +10,13 @@ import pytest
 
 from afs import storage
 from afs.catalog import Catalog
+from afs.deployments import CREATE_DEPLOYMENT_PATH
 from afs.devstack.localstack import free_port
 from afs.models import FpgaImageRequest, ImageRecord
 from afs.orchestration.dispatch import deployment_starter
 from afs.orchestration.routing import queue_for
 from afs.settings import get_settings
 from afs.tenants import TenantStorage, save_tenant
-from deployments import CREATE_DEPLOYMENT_PATH
 from tests.factory import Tenant, sample_tarball
 
 KEY = "vu9p/dcp.tar"

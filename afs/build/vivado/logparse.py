@@ -33,7 +33,7 @@ _EXITING = "INFO: [Common 17-206] Exiting Vivado at"
 # child runs inlined); its own -log file has a `# Vivado v...` header instead.
 _BANNER = "****** Vivado v"
 
-# Message ids written by afs/build/vivado_tcl/build_partial.tcl.j2, and Vivado's own for a
+# Message ids written by vivado_tcl/build_partial.tcl.j2, and Vivado's own for a
 # pr_verify that found the checkpoints incompatible ("PR_VERIFY: check points A and B are not
 # compatible").
 TIMING_VIOLATION_ID = "AFS 1-1"
