@@ -50,9 +50,9 @@ def _worker(args: argparse.Namespace) -> int:
     from afs.deployments.automations import HEARTBEAT_SECONDS
     from afs.orchestration.doctor import configuration_checks
     from afs.orchestration.worker import host_plans, serve_host
-    from afs.settings import get_settings
+    from afs.settings import server_settings
 
-    settings = get_settings()
+    settings = server_settings()
     failing = [check for check in configuration_checks(settings) if not check.ok]
     for check in failing:
         print(f"afs worker: {check.name}: {check.detail}", file=sys.stderr)
@@ -86,9 +86,9 @@ def _deploy(args: argparse.Namespace) -> int:
     from prefect.settings import PREFECT_API_URL
 
     from afs.deployments import deploy_factory
-    from afs.settings import get_settings
+    from afs.settings import server_settings
 
-    settings = get_settings()
+    settings = server_settings()
     names = deploy_factory(settings)
     print(f"deployed to {PREFECT_API_URL.value()}:")
     for name in names:
@@ -107,7 +107,9 @@ def _dispatcher(args: argparse.Namespace) -> int:
         REGISTER_DEPLOYMENT_PATH,
     )
     from afs.orchestration.dispatch import start_dispatcher
+    from afs.settings import server_settings
 
+    server_settings()
     dispatcher, stop = start_dispatcher(
         CREATE_DEPLOYMENT_PATH, REGISTER_DEPLOYMENT_PATH, DELETE_DEPLOYMENT_PATH, args.interval
     )
@@ -222,20 +224,12 @@ def _vivado_log(args: argparse.Namespace) -> int:
 
 
 def _config(args: argparse.Namespace) -> int:
-    from pydantic import ValidationError
-
-    from afs.settings import Settings, effective_settings, settings_reference
+    from afs.settings import effective_settings, load_settings, settings_reference
 
     if args.reference:
         print(settings_reference(), end="")
         return 0
-    try:
-        settings = Settings()
-    except ValidationError as exc:
-        for error in exc.errors():
-            variable = f"AFS_{'_'.join(map(str, error['loc'][:1])).upper()}"
-            print(f"afs config: {variable}: {error['msg']}", file=sys.stderr)
-        return 2
+    settings = load_settings()
     width = max(len(setting.variable) for setting in effective_settings(settings))
     for setting in effective_settings(settings):
         print(f"{setting.variable:<{width}}  {setting.source:<11}  {setting.value}")
@@ -402,8 +396,15 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from afs.settings import SettingsError
+
     args = _parser().parse_args(argv)
-    code: int = args.run(args)
+    try:
+        code: int = args.run(args)
+    except SettingsError as exc:
+        for problem in exc.problems:
+            print(f"afs {args.command}: {problem}", file=sys.stderr)
+        return 2
     return code
 
 

@@ -10,10 +10,12 @@ from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from dotenv import dotenv_values
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from afs.errors import ConfigurationError
 from afs.models import FP1_KIT_FLOWS, KitFlow, kit_shells
 
 VU9P_PART = "xcvu9p-flgb2104-2-i"
@@ -47,8 +49,12 @@ class StorageBudget(BaseModel):
 DEFAULT_STORAGE_BUDGET = StorageBudget()  # also the tenant's CLI's, which reads no AFS_ settings
 
 
+# Every setting is an environment variable of this prefix (or a line of AFS_SETTINGS_FILE).
+_PREFIX = "AFS_"
+
+
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="AFS_", env_nested_delimiter="__")
+    model_config = SettingsConfigDict(env_prefix=_PREFIX, env_nested_delimiter="__", extra="ignore")
 
     home: Path = Field(Path.home() / ".afs", description="where all local state lives")
     catalog_url: str | None = Field(None, description="SQLAlchemy URL; default SQLite in home")
@@ -242,7 +248,7 @@ def _shown_default(field: FieldInfo) -> str:
 
 
 def variable_of(name: str) -> str:
-    return f"{Settings.model_config.get('env_prefix', '')}{name}".upper()
+    return f"{_PREFIX}{name}".upper()
 
 
 def settings_reference() -> str:
@@ -259,13 +265,15 @@ def settings_reference() -> str:
 class EffectiveSetting(BaseModel):
     variable: str
     value: str  # secrets masked
-    source: str  # "environment" or "default"
+    source: str  # "environment", "file" (AFS_SETTINGS_FILE) or "default"
 
 
 def effective_settings(
     settings: Settings, environ: Mapping[str, str] = os.environ
 ) -> list[EffectiveSetting]:
     """What this process runs with, each setting with where it came from, secrets masked."""
+    path = settings_file(environ)
+    in_file = {key.upper() for key in dotenv_values(path)} if path else set()
     effective = []
     for name in Settings.model_fields:
         value = getattr(settings, name)
@@ -280,11 +288,85 @@ def effective_settings(
         else:
             shown = "none" if value is None else str(value)
         variable = variable_of(name)
-        source = "environment" if variable in environ else "default"
+        source = (
+            "environment" if variable in environ else "file" if variable in in_file else "default"
+        )
         effective.append(EffectiveSetting(variable=variable, value=shown, source=source))
     return effective
 
 
+# A file of AFS_NAME=value lines (the form systemd's EnvironmentFile= reads too). The environment
+# wins over the file, and the file over the defaults.
+SETTINGS_FILE_VARIABLE = "AFS_SETTINGS_FILE"
+
+
+class SettingsError(ConfigurationError):
+    """The settings cannot be used; each problem names the variable (and the file) and the rule."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def settings_file(environ: Mapping[str, str] = os.environ) -> Path | None:
+    named = environ.get(SETTINGS_FILE_VARIABLE)
+    if not named:
+        return None
+    path = Path(named)
+    if not path.is_file():
+        raise SettingsError([f"{SETTINGS_FILE_VARIABLE}={named}: no such file"])
+    return path
+
+
+def load_settings() -> Settings:
+    """The settings of this process: its environment, then AFS_SETTINGS_FILE, then the defaults.
+    Lines of the file that are not AFS_ settings are left to their own readers (PREFECT_...)."""
+    path = settings_file()
+    in_file = {key.upper() for key in dotenv_values(path)} if path else set()
+    known = {variable_of(name) for name in Settings.model_fields}
+    unknown = sorted(key for key in in_file - known if key.startswith(_PREFIX))
+    if unknown:
+        raise SettingsError(
+            [
+                f"{variable} in {path}: not a setting (afs config --reference)"
+                for variable in unknown
+            ]
+        )
+    try:
+        return Settings(_env_file=path)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            variable = variable_of(str(error["loc"][0]))
+            where = f" in {path}" if variable in in_file and variable not in os.environ else ""
+            problems.append(f"{variable}{where}: {error['msg']}")
+        raise SettingsError(problems) from None
+
+
+def production_refusals(settings: Settings) -> list[str]:
+    """Why a server (`afs serve`, `afs worker`, `afs deploy`) must not start with these settings:
+    a secret left at its built-in value, which anyone can read in this source, or a settings file
+    that others may read. The embedded stack sets keys of its own."""
+    refusals = [
+        f"{variable_of(name)} is the built-in value; set a secret of your own"
+        for name, field in Settings.model_fields.items()
+        if isinstance(field.default, SecretStr) and getattr(settings, name) == field.default
+    ]
+    path = settings_file()
+    if path is not None and path.stat().st_mode & 0o077:
+        refusals.append(f"{SETTINGS_FILE_VARIABLE}={path} may be read by other users; chmod 600 it")
+    return refusals
+
+
+def server_settings() -> Settings:
+    """The settings a server starts with, refused (SettingsError) if production_refusals finds
+    anything."""
+    settings = get_settings()
+    if refusals := production_refusals(settings):
+        raise SettingsError(refusals)
+    return settings
+
+
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    return load_settings()

@@ -46,6 +46,9 @@ def _configure_environment() -> None:
     os.environ["AFS_HOME"] = str(_SESSION_DIR / "afs-home")
     os.environ[EMULATOR_FAULTS_ENV] = "1"  # the sample DCPs' faults are acted out in tests only
     os.environ["AFS_ALLOW_EMULATOR"] = "true"
+    # The servers refuse the built-in secrets; moto's store takes any key.
+    os.environ["AFS_IMAGE_STORE_ACCESS_KEY"] = "afs-tests-image-store"
+    os.environ["AFS_IMAGE_STORE_SECRET_KEY"] = "afs-tests-image-store-secret"
     # Shorter than in production, so that the tests of cancels and lost workers wait less.
     os.environ["AFS_VIVADO_TERM_GRACE_SECONDS"] = "2"
     os.environ["AFS_ZOMBIE_AFTER_SECONDS"] = "60"

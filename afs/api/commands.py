@@ -18,7 +18,9 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from afs.devstack.localstack import stop
+    from afs.settings import server_settings
 
+    server_settings()  # refuses built-in secrets before anything starts
     # The API never waits for Prefect: the dispatcher turns the rows it writes into flow runs.
     # It runs in a process of its own so that its Prefect calls never hold a serving process's
     # interpreter lock, and it ends when this process does, however this process ends.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import subprocess
 import sys
 import time
@@ -152,13 +153,18 @@ def embedded_stack(home: Path, ports: StackPorts | None = None) -> Iterator[Embe
     os.environ["AFS_ALLOW_EMULATOR"] = "true"  # this stack exists to run without Vivado
     with contextlib.ExitStack() as stack:
         kept = ports is not None
-        endpoint = os.environ.get("AFS_OBS_ENDPOINT") or stack.enter_context(
-            s3_server(
-                logs_dir,
-                ports.s3 if ports else None,
-                home / "s3-recording.jsonl" if kept else None,
+        endpoint = os.environ.get("AFS_OBS_ENDPOINT")
+        if endpoint is None:
+            endpoint = stack.enter_context(
+                s3_server(
+                    logs_dir,
+                    ports.s3 if ports else None,
+                    home / "s3-recording.jsonl" if kept else None,
+                )
             )
-        )
+            # The local store takes any key; the servers refuse the built-in ones.
+            os.environ["AFS_IMAGE_STORE_ACCESS_KEY"] = f"embedded-{secrets.token_hex(8)}"
+            os.environ["AFS_IMAGE_STORE_SECRET_KEY"] = secrets.token_urlsafe(30)
         os.environ["AFS_OBS_ENDPOINT"] = endpoint
         api_url = stack.enter_context(
             prefect_server(home / "prefect", ports.prefect if ports else None)

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from afs.build.vivado.runner import VivadoConfigError, tool_identity, vivado_binary_for
 from afs.files import file_sha256
 from afs.inputs.dcp import DcpError, read_dcp
-from afs.settings import EMULATOR_COMMAND, VU9P_PART, Settings
+from afs.settings import EMULATOR_COMMAND, VU9P_PART, Settings, production_refusals
 
 
 class Check(BaseModel):
@@ -124,6 +124,14 @@ def check_prefect() -> list[Check]:
     return [Check(name="prefect", ok=True, detail=f"{url} is healthy")]
 
 
+def check_secrets(settings: Settings) -> list[Check]:
+    """What `afs serve`, `afs worker` and `afs deploy` refuse to start with."""
+    refusals = production_refusals(settings)
+    if not refusals:
+        return [Check(name="secrets", ok=True, detail="none is a built-in value")]
+    return [Check(name="secrets", ok=False, detail=refusal) for refusal in refusals]
+
+
 def configuration_checks(settings: Settings) -> list[Check]:
     """What a worker needs before it takes a build: its Vivados and its shells."""
     return check_vivado(settings) + check_shells(settings)
@@ -131,6 +139,7 @@ def configuration_checks(settings: Settings) -> list[Check]:
 
 def all_checks(settings: Settings) -> list[Check]:
     steps: list[Callable[[], list[Check]]] = [
+        lambda: check_secrets(settings),
         lambda: configuration_checks(settings),
         check_tcl,
         lambda: check_storage(settings),
