@@ -47,12 +47,14 @@ def _worker(args: argparse.Namespace) -> int:
 
     from prefect.settings import PREFECT_API_URL
 
+    from afs.catalog import default_catalog
     from afs.deployments.automations import HEARTBEAT_SECONDS
     from afs.orchestration.doctor import configuration_checks
     from afs.orchestration.worker import host_plans, serve_host
     from afs.settings import server_settings
 
     settings = server_settings()
+    default_catalog()  # refuses a catalog at another schema revision before any build
     failing = [check for check in configuration_checks(settings) if not check.ok]
     for check in failing:
         print(f"afs worker: {check.name}: {check.detail}", file=sys.stderr)
@@ -101,6 +103,7 @@ def _deploy(args: argparse.Namespace) -> int:
 
 
 def _dispatcher(args: argparse.Namespace) -> int:
+    from afs.catalog import default_catalog
     from afs.deployments import (
         CREATE_DEPLOYMENT_PATH,
         DELETE_DEPLOYMENT_PATH,
@@ -110,6 +113,7 @@ def _dispatcher(args: argparse.Namespace) -> int:
     from afs.settings import server_settings
 
     server_settings()
+    default_catalog()  # refuses a catalog at another schema revision
     dispatcher, stop = start_dispatcher(
         CREATE_DEPLOYMENT_PATH, REGISTER_DEPLOYMENT_PATH, DELETE_DEPLOYMENT_PATH, args.interval
     )
@@ -244,6 +248,28 @@ def _doctor(args: argparse.Namespace) -> int:
     for check in checks:
         print(f"{'ok  ' if check.ok else 'FAIL'} {check.name}: {check.detail}")
     return 0 if all(check.ok for check in checks) else 1
+
+
+def _db_current(args: argparse.Namespace) -> int:
+    from afs.catalog import Catalog
+    from afs.catalog.migrate import catalog_revision
+
+    revision = catalog_revision(Catalog.from_settings())
+    print(f"the catalog is {revision.describe()}")
+    return 0 if revision.up_to_date else 1
+
+
+def _db_upgrade(args: argparse.Namespace) -> int:
+    from afs.catalog import Catalog
+    from afs.catalog.migrate import upgrade
+
+    before, after = upgrade(Catalog.from_settings())
+    if before.current == after.current:
+        print(f"the catalog was already at revision {after.current} (the latest)")
+    else:
+        was = before.current or ("empty" if not before.has_tables else "made before migrations")
+        print(f"the catalog is now at revision {after.current} (the latest); it was {was}")
+    return 0
 
 
 class _PrintVersion(argparse.Action):
@@ -392,17 +418,27 @@ def _parser() -> argparse.ArgumentParser:
 
     doctor = commands.add_parser("doctor", help="check this build host")
     doctor.set_defaults(run=_doctor)
+
+    database = commands.add_parser("db", help="the catalog's schema revision")
+    database_commands = database.add_subparsers(dest="db_command", required=True)
+    database_commands.add_parser(
+        "current", help="say which revision the catalog (AFS_CATALOG_URL) is at"
+    ).set_defaults(run=_db_current)
+    database_commands.add_parser(
+        "upgrade", help="bring the catalog to this release's revision (safe to run again)"
+    ).set_defaults(run=_db_upgrade)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from afs.settings import SettingsError
+    from afs.errors import ConfigurationError
 
     args = _parser().parse_args(argv)
     try:
         code: int = args.run(args)
-    except SettingsError as exc:
-        for problem in exc.problems:
+    except ConfigurationError as exc:
+        # The operator's to fix (a setting, the catalog's revision): said plainly, exit 2.
+        for problem in getattr(exc, "problems", [str(exc)]):
             print(f"afs {args.command}: {problem}", file=sys.stderr)
         return 2
     return code

@@ -142,7 +142,9 @@ def cause_of(message: str | None) -> FailureCause | None:
     """The cause recorded at the front of an image's `CODE: text` message, if any."""
     if not message:
         return None
-    code, _, _ = message.partition(":")
+    code, separator, _ = message.partition(": ")
+    if not separator:
+        return None
     try:
         return FailureCause(code)
     except ValueError:

@@ -22,6 +22,7 @@ from pydantic import (
     SecretStr,
 )
 
+from afs.errors import FailureCause
 from afs.status import ImageStatus
 
 # The metadata key under which an active image records where its image file is (`bucket:key`).
@@ -383,6 +384,7 @@ class ImageRecord(BaseModel):
     log_directory: str | None
     status: ImageStatus
     message: str | None
+    failure_cause: FailureCause | None = None  # the CODE of an error's "CODE: text" message
     size_mb: int | None
     metadata: dict[str, Any]
     flow_run_id: str | None

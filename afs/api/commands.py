@@ -17,10 +17,13 @@ from collections.abc import Sequence
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from afs.catalog import default_catalog
     from afs.devstack.localstack import stop
     from afs.settings import server_settings
 
-    server_settings()  # refuses built-in secrets before anything starts
+    # Refused before anything starts: built-in secrets, a catalog at another schema revision.
+    server_settings()
+    default_catalog()
     # The API never waits for Prefect: the dispatcher turns the rows it writes into flow runs.
     # It runs in a process of its own so that its Prefect calls never hold a serving process's
     # interpreter lock, and it ends when this process does, however this process ends.

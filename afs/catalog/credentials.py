@@ -18,25 +18,16 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
 from pydantic import BaseModel, SecretStr
-from sqlalchemy import Column, MetaData, String, Table, Text, insert, select
+from sqlalchemy import insert, select
 
-from afs.catalog import Catalog, UtcDateTime
+from afs.catalog import Catalog
+from afs.catalog.schema import access_keys
 from afs.errors import ConfigurationError
 from afs.settings import Settings
 
 _ALPHANUMERIC = string.ascii_uppercase + string.digits
 _SECRET_ALPHABET = string.ascii_letters + string.digits
 KEY_CACHE_SECONDS = 60.0
-
-metadata = MetaData()
-access_keys = Table(
-    "api_access_keys",
-    metadata,
-    Column("access_key", String(64), primary_key=True),
-    Column("project_id", String(64), nullable=False, index=True),
-    Column("secret_encrypted", Text, nullable=False),
-    Column("created_at", UtcDateTime, nullable=False),
-)
 
 
 class CredentialKeyError(ConfigurationError):
@@ -105,9 +96,7 @@ class CredentialStore:
 
     @classmethod
     def from_settings(cls, settings: Settings, catalog: Catalog) -> CredentialStore:
-        store = cls(catalog, load_or_create_key(settings.credentials_key_path))
-        catalog.create_tables(metadata)
-        return store
+        return cls(catalog, load_or_create_key(settings.credentials_key_path))
 
     def create(self, project_id: str) -> NewAccessKey:
         """A new key pair bound to `project_id`."""

@@ -11,25 +11,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, MetaData, String, Table, delete, insert
+from sqlalchemy import delete, insert
 from sqlalchemy.exc import IntegrityError
 
-from afs.catalog import Catalog, UtcDateTime
-
-metadata = MetaData()
-used_signatures = Table(
-    "api_used_signatures",
-    metadata,
-    Column("access_key", String(64), primary_key=True),
-    Column("signature", String(128), primary_key=True),
-    Column("expires_at", UtcDateTime, nullable=False, index=True),
-)
+from afs.catalog import Catalog
+from afs.catalog.schema import used_signatures
 
 
 class ReplayGuard:
     def __init__(self, catalog: Catalog) -> None:
         self._catalog = catalog
-        catalog.create_tables(metadata)
 
     def first_use(
         self, access_key: str, signature: str, expires_at: datetime, now: datetime

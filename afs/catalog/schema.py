@@ -1,4 +1,8 @@
-"""The catalog's tables and their indexes (SQLAlchemy Core; SQLite and PostgreSQL alike)."""
+"""The catalog's tables and their indexes (SQLAlchemy Core; SQLite and PostgreSQL alike).
+
+This is the model the migrations (afs/catalog/migrations) bring every catalog to: a change here
+needs a new revision, and tests/catalog/test_migrations.py fails until it has one.
+"""
 
 from __future__ import annotations
 
@@ -64,6 +68,8 @@ fpga_images = Table(
     Column("log_directory", String(64)),
     Column("status", String(16), nullable=False),
     Column("message", Text),
+    # The cause at the front of an error's message ("CODE: text"), kept apart to be queried.
+    Column("failure_cause", String(32)),
     Column("size_mb", BigInteger),
     Column("metadata", JSON().with_variant(JSONB(), "postgresql"), nullable=False),
     Column("flow_run_id", String(64)),
@@ -126,3 +132,22 @@ associations = Table(
     UniqueConstraint("project_id", "image_id", "slot", name="uq_association_slot"),
 )
 Index("ix_fpga_image_associations_fpga_image", associations.c.fpga_image_id)
+
+# API access keys (afs.catalog.credentials): the secret, encrypted with the key file's key.
+access_keys = Table(
+    "api_access_keys",
+    metadata,
+    Column("access_key", String(64), primary_key=True),
+    Column("project_id", String(64), nullable=False, index=True),
+    Column("secret_encrypted", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+# Signatures of changing requests already received (afs.catalog.replay), until their date expires.
+used_signatures = Table(
+    "api_used_signatures",
+    metadata,
+    Column("access_key", String(64), primary_key=True),
+    Column("signature", String(128), primary_key=True),
+    Column("expires_at", UtcDateTime, nullable=False, index=True),
+)

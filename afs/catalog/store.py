@@ -22,7 +22,6 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
-    MetaData,
     Row,
     create_engine,
     delete,
@@ -54,8 +53,8 @@ from afs.catalog.schema import (
     associations,
     client_tokens,
     fpga_images,
-    metadata,
 )
+from afs.errors import cause_of
 from afs.models import USER_METADATA_KEY, FpgaImageRequest, ImageRecord, RegisterFpgaImageRequest
 from afs.settings import Settings, get_settings
 from afs.status import (
@@ -170,24 +169,24 @@ class Catalog:
         return self._engine
 
     def create_schema(self) -> None:
-        self.create_tables(metadata)
+        """Bring the schema to the latest revision (afs.catalog.migrate; tests and new catalogs)."""
+        from afs.catalog.migrate import upgrade
 
-    def create_tables(self, tables: MetaData) -> None:
-        """Create the tables and indexes of `tables` that are missing, one process at a time.
+        upgrade(self)
 
-        Replicas start together, and create_all checks for a table before creating it: two
-        processes could both find it missing. On SQLite, an flock and then the write
-        transaction's BEGIN IMMEDIATE admit one process at a time; on PostgreSQL, an advisory
-        lock held until the commit.
+    @contextmanager
+    def schema_transaction(self) -> Iterator[Connection]:
+        """A write transaction for changing the schema, one process at a time.
+
+        Replicas start together, and each checks the schema before changing it: two processes
+        could both find it missing. On SQLite, an flock and then the write transaction's BEGIN
+        IMMEDIATE admit one process at a time; on PostgreSQL, an advisory lock held until the
+        commit.
         """
         with self._schema_lock(), self.write() as connection:
             if connection.dialect.name == "postgresql":
                 connection.execute(select(func.pg_advisory_xact_lock(_SCHEMA_LOCK)))
-            tables.create_all(connection)
-            # create_all makes indexes only with their tables: add those a newer release brought.
-            for table in tables.sorted_tables:
-                for index in table.indexes:
-                    index.create(connection, checkfirst=True)
+            yield connection
 
     @contextmanager
     def _schema_lock(self) -> Iterator[None]:
@@ -407,7 +406,7 @@ class Catalog:
     def retryable_failures(
         self, codes: Collection[str], *, max_attempts: int, limit: int = 100
     ) -> list[ImageRecord]:
-        """Images in error whose message starts with one of `codes` and that have builds left,
+        """Images in error for one of the causes `codes` that have builds left,
         oldest first: what scheduled reprocessing takes (filtered here, so failures that will
         never be retried cannot crowd out those that will).
 
@@ -420,7 +419,7 @@ class Catalog:
                 _status == ImageStatus.ERROR.value,
                 fpga_images.c.attempts < max_attempts,
                 fpga_images.c.requeues + 1 < max_attempts,
-                or_(*(fpga_images.c.message.startswith(f"{code}: ") for code in codes)),
+                fpga_images.c.failure_cause.in_(sorted(codes)),
             )
             .order_by(fpga_images.c.updated_at, fpga_images.c.id)
             .limit(limit)
@@ -691,7 +690,13 @@ class Catalog:
         values: dict[str, Any],
         where: ColumnElement[bool] | None = None,
     ) -> ImageRecord | None:
-        """One UPDATE ... WHERE id = ? AND status IN sources: the row's current status decides."""
+        """One UPDATE ... WHERE id = ? AND status IN sources: the row's current status decides.
+
+        A new message brings its cause ("CODE: text") into the failure_cause column with it.
+        """
+        if "message" in values:
+            cause = cause_of(values["message"])
+            values = {**values, "failure_cause": cause.value if cause else None}
         conditions = [fpga_images.c.id == image_id, _status.in_(sorted(s.value for s in sources))]
         if where is not None:
             conditions.append(where)
@@ -747,7 +752,10 @@ class Catalog:
 
 @cache
 def default_catalog() -> Catalog:
-    """This process's catalog, from the settings, its schema in place."""
+    """This process's catalog, from the settings: created if empty, refused (CatalogOutOfDate)
+    if its schema is at another revision than this code's."""
+    from afs.catalog.migrate import require_current
+
     catalog = Catalog.from_settings()
-    catalog.create_schema()
+    require_current(catalog)
     return catalog

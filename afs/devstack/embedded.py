@@ -20,6 +20,8 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from afs.catalog import Catalog
+from afs.catalog.migrate import upgrade as upgrade_catalog
 from afs.devstack.localstack import (
     free_port,
     prefect_environment,
@@ -172,6 +174,9 @@ def embedded_stack(home: Path, ports: StackPorts | None = None) -> Iterator[Embe
         os.environ.update(prefect_environment(home / "prefect", api_url))
         stack.enter_context(temporary_settings(updates={PREFECT_API_URL: api_url}))
         get_settings.cache_clear()
+        # The stack's own catalog is brought up to date, as `afs db upgrade` would (a kept home
+        # may come from an older release).
+        upgrade_catalog(Catalog.from_settings())
         install_sample_shells(get_settings())
         # The API starts while the factory is deployed and the worker joins: each takes seconds.
         factory_api_url, factory_api = stack.enter_context(

@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 from afs.catalog.store import observe_status_changes
-from afs.errors import cause_of
 from afs.models import ImageRecord
 from afs.status import ImageStatus
 
@@ -20,7 +19,7 @@ EVENT_PREFIX = "afs.fpga-image"
 
 
 def image_resource(record: ImageRecord) -> dict[str, str]:
-    cause = cause_of(record.message) if record.status is ImageStatus.ERROR else None
+    cause = record.failure_cause if record.status is ImageStatus.ERROR else None
     return {
         "prefect.resource.id": f"{EVENT_PREFIX}.{record.id}",
         "prefect.resource.name": record.request.name,

@@ -49,6 +49,7 @@ def _empty_tables(url: str) -> None:
         with engine.connect() as connection:
             tables = connection.exec_driver_sql(
                 "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+                " AND tablename <> 'alembic_version'"
             ).scalars()
             names = ", ".join(f'"{name}"' for name in tables)
             if names:
@@ -487,21 +488,6 @@ def test_list_pages_newest_first(catalog: Catalog) -> None:
     assert [image.id for image in page] == newest_first[1:3]
 
     assert catalog.list_images(PROJECT, offset=5, limit=2) == (5, [])
-
-
-def test_an_older_database_gains_the_indexes_a_newer_release_brings(catalog: Catalog) -> None:
-    from sqlalchemy import inspect, text
-
-    def index_names() -> set[str]:
-        return {index["name"] for index in inspect(catalog.engine).get_indexes("fpga_images")}
-
-    assert "ix_fpga_images_project" in index_names()
-    with catalog.engine.begin() as connection:
-        connection.execute(text("DROP INDEX ix_fpga_images_project"))
-    assert "ix_fpga_images_project" not in index_names()
-
-    catalog.create_schema()
-    assert "ix_fpga_images_project" in index_names()
 
 
 def test_the_count_is_all_matching_images_whichever_page_is_read(catalog: Catalog) -> None:
