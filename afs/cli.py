@@ -48,7 +48,6 @@ def _worker(args: argparse.Namespace) -> int:
     from prefect.settings import PREFECT_API_URL
 
     from afs.catalog import default_catalog
-    from afs.deployments.automations import HEARTBEAT_SECONDS
     from afs.orchestration.doctor import configuration_checks
     from afs.orchestration.worker import host_plans, serve_host
     from afs.settings import server_settings
@@ -69,8 +68,6 @@ def _worker(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    # Build runs are children of this process: they inherit the heartbeats the automation needs.
-    os.environ["PREFECT_FLOWS_HEARTBEAT_FREQUENCY"] = str(HEARTBEAT_SECONDS)
 
     def say(text: str) -> None:
         print(f"afs worker: {text}", flush=True)

@@ -11,18 +11,21 @@ from __future__ import annotations
 
 import contextlib
 from datetime import timedelta
+from typing import Any
 
 from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.actions import (
     GlobalConcurrencyLimitCreate,
     GlobalConcurrencyLimitUpdate,
     WorkPoolCreate,
+    WorkPoolUpdate,
 )
 from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
 from prefect.deployments.runner import EntrypointType, RunnerDeployment
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 from prefect.workers.process import ProcessWorker
 
+from afs.deployments.automations import HEARTBEAT_SECONDS
 from afs.flows.create_fpga_image import create_fpga_image
 from afs.flows.delete_fpga_image import delete_fpga_image
 from afs.flows.reconcile import reconcile_fpga_images
@@ -48,6 +51,8 @@ REPROCESS_DEPLOYMENT = "reprocess-fpga-images"
 RECONCILE_EVERY = timedelta(minutes=1)
 REPROCESS_EVERY = timedelta(minutes=15)
 MAINTENANCE_TAG = "maintenance"
+# What every factory run needs from its environment, set by the pools' job template.
+RUN_ENVIRONMENT = {"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(HEARTBEAT_SECONDS)}
 
 # A maintenance run that finds the last one still going is cancelled, not queued behind it.
 _ONE_AT_A_TIME = ConcurrencyLimitConfig(
@@ -109,18 +114,32 @@ def factory_deployments(settings: Settings) -> list[RunnerDeployment]:
     ]
 
 
+def factory_job_template() -> dict[str, Any]:
+    """The base job template of the factory's process pools: Prefect's own, with the environment
+    every factory run needs whichever worker starts it. A plain `prefect worker start --pool
+    fpga-builders` is then as safe as `afs worker`: its runs send the heartbeats the zombie
+    automation watches."""
+    template = ProcessWorker.get_default_base_job_template()
+    template["variables"]["properties"]["env"]["default"] = dict(RUN_ENVIRONMENT)
+    return template
+
+
 def _ensure_pool(client: SyncPrefectClient, name: str, description: str, queues: list[str]) -> None:
+    template = factory_job_template()
     try:
-        client.read_work_pool(name)
+        pool = client.read_work_pool(name)
     except ObjectNotFound:
         client.create_work_pool(
             WorkPoolCreate(
                 name=name,
                 type=ProcessWorker.type,
                 description=description,
-                base_job_template=ProcessWorker.get_default_base_job_template(),
+                base_job_template=template,
             )
         )
+    else:
+        if pool.base_job_template != template:  # a new release, or an edit in the UI
+            client.update_work_pool(name, WorkPoolUpdate(base_job_template=template))
     for queue in queues:
         with contextlib.suppress(ObjectAlreadyExists):
             client.create_work_queue(name=queue, work_pool_name=name)

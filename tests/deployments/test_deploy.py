@@ -8,9 +8,10 @@ from uuid import UUID
 
 import pytest
 from prefect.client.orchestration import SyncPrefectClient
+from prefect.client.schemas.actions import WorkPoolUpdate
 from prefect.client.schemas.objects import ConcurrencyLimitStrategy
 
-from afs.deployments import deploy_factory
+from afs.deployments import deploy_factory, factory_job_template
 from afs.deployments.automations import (
     MISSED_RUNS_AUTOMATION,
     NEVER_STARTED_AUTOMATION,
@@ -69,6 +70,22 @@ def test_maintenance_runs_never_overlap_themselves(client: SyncPrefectClient, na
         ConcurrencyLimitStrategy.CANCEL_NEW
     )
     assert [schedule.active for schedule in deployment.schedules] == [True]
+
+
+def test_every_run_of_the_pools_sends_heartbeats_and_deploying_restores_the_template(
+    client: SyncPrefectClient,
+) -> None:
+    settings = get_settings()
+    for pool in (settings.build_pool, settings.maintenance_pool):
+        template = client.read_work_pool(pool).base_job_template
+        assert template == factory_job_template(), pool
+        environment = template["variables"]["properties"]["env"]["default"]
+        assert environment == {"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30"}, pool
+    edited = factory_job_template()
+    edited["variables"]["properties"]["env"]["default"] = {}  # an edit in the UI
+    client.update_work_pool(settings.build_pool, WorkPoolUpdate(base_job_template=edited))
+    deploy_factory(settings)
+    assert client.read_work_pool(settings.build_pool).base_job_template == factory_job_template()
 
 
 def test_the_automations_are_there_once_each(client: SyncPrefectClient) -> None:

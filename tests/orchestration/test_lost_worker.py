@@ -1,10 +1,18 @@
 """A build host lost with its worker: heartbeats stop, the zombie automation crashes the run,
-reconcile turns the image to error and the project's quota is free again."""
+reconcile turns the image to error and the project's quota is free again.
+
+The host runs a plain `prefect worker start --pool fpga-builders`, not `afs worker`: the
+heartbeats come from the pool's job template, so any worker of the pool is watched alike.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from uuid import UUID
 
@@ -14,9 +22,11 @@ from prefect.client.schemas.objects import StateType
 
 from afs.catalog import default_catalog
 from afs.deployments import CREATE_DEPLOYMENT_PATH
-from afs.devstack.embedded import worker
+from afs.devstack.embedded import worker_environment
+from afs.devstack.localstack import start, stop
 from afs.flows.reconcile import read_run_state
 from afs.orchestration.dispatch import deployment_starter, dispatch_pending
+from afs.orchestration.farm import default_build_queue
 from afs.orchestration.lifecycle import deliver_ended_run_logs
 from afs.orchestration.reconcile import reconcile_images
 from afs.settings import get_settings
@@ -35,6 +45,20 @@ from tests.factory import (
 pytestmark = pytest.mark.slow
 
 
+@contextlib.contextmanager
+def plain_prefect_worker(logs_dir: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """Prefect's own process worker on the first build queue, nothing of `afs worker` about it."""
+    settings = get_settings()
+    queue = default_build_queue(settings)
+    command = [sys.executable, "-m", "prefect", "worker", "start", "--type", "process",
+               "--pool", settings.build_pool, "--work-queue", queue]  # fmt: skip
+    process = start(command, None, logs_dir / "prefect-worker.log", worker_environment(), 60)
+    try:
+        yield process
+    finally:
+        stop(process)
+
+
 def test_a_lost_build_host_ends_worker_crashed_and_frees_the_quota(
     factory: None, tenant: Tenant, session_dir: Path, tmp_path: Path
 ) -> None:
@@ -43,7 +67,7 @@ def test_a_lost_build_host_ends_worker_crashed_and_frees_the_quota(
     settle_undispatched_images()
     image = default_catalog().register(tenant.project_id, tenant.request("dcp/design.tar"))
     discard_waiting_runs()
-    with worker(session_dir / "logs") as host:
+    with plain_prefect_worker(session_dir / "logs") as host:
         dispatch_pending(default_catalog(), deployment_starter(CREATE_DEPLOYMENT_PATH))
         wait_for_vivado(image.id)
         kill_tree(host.pid)  # the worker and the run it started, all at once
