@@ -116,6 +116,12 @@ class Settings(BaseSettings):
         description="a run whose heartbeats (every 30 s) stopped this long is crashed as a zombie; "
         "ten missed heartbeats, so a host busy for hours on Vivado is not mistaken for a dead one",
     )
+    maintenance_run_retention_days: float = Field(
+        7,
+        gt=0,
+        description="how long Prefect keeps ended reconcile and reprocess runs (image runs are "
+        "kept); the reconcile run deletes older ones",
+    )
     build_pool: str = Field("fpga-builders", description="the process work pool of builds")
     maintenance_pool: str = Field(
         "afs-maintenance", description="the work pool of reconcile, reprocess and delete runs"

@@ -48,15 +48,20 @@ DELETE_DEPLOYMENT = "delete-fpga-image"
 DELETE_DEPLOYMENT_PATH = f"{delete_fpga_image.name}/{DELETE_DEPLOYMENT}"
 RECONCILE_DEPLOYMENT = "reconcile-fpga-images"
 REPROCESS_DEPLOYMENT = "reprocess-fpga-images"
-RECONCILE_EVERY = timedelta(minutes=1)
+# Reconcile starts when an image run crashes (automation); the schedule is the safety net.
+RECONCILE_EVERY = timedelta(minutes=15)
 REPROCESS_EVERY = timedelta(minutes=15)
 MAINTENANCE_TAG = "maintenance"
 # What every factory run needs from its environment, set by the pools' job template.
 RUN_ENVIRONMENT = {"PREFECT_FLOWS_HEARTBEAT_FREQUENCY": str(HEARTBEAT_SECONDS)}
 
-# A maintenance run that finds the last one still going is cancelled, not queued behind it.
+# A reprocess run that finds the last one still going is cancelled, not queued behind it; a
+# reconcile run waits, since one started for a crash may come while another is half-way through.
 _ONE_AT_A_TIME = ConcurrencyLimitConfig(
     limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW
+)
+_ONE_AFTER_ANOTHER = ConcurrencyLimitConfig(
+    limit=1, collision_strategy=ConcurrencyLimitStrategy.ENQUEUE
 )
 
 
@@ -96,9 +101,11 @@ def factory_deployments(settings: Settings) -> list[RunnerDeployment]:
         reconcile_fpga_images.to_deployment(
             RECONCILE_DEPLOYMENT,
             description="Bring the catalog in line with the flow runs: ended runs whose image "
-            "was not finished (a dead worker, a lost hook) end that image and free its quota.",
+            "was not finished (a dead worker, a lost hook) end that image and free its quota. "
+            "Started when an image run crashes, and every 15 minutes; deletes maintenance runs "
+            "older than AFS_MAINTENANCE_RUN_RETENTION_DAYS.",
             interval=RECONCILE_EVERY,
-            concurrency_limit=_ONE_AT_A_TIME,
+            concurrency_limit=_ONE_AFTER_ANOTHER,
             tags=[MAINTENANCE_TAG],
             **maintenance,
         ),
@@ -204,5 +211,9 @@ def deploy_factory(settings: Settings) -> list[str]:
         names.append(deployment.full_name)
     with get_client(sync_client=True) as client:
         _ensure_image_runs_view(client)
-    ensure_automations(settings)
+    with get_client(sync_client=True) as client:
+        reconcile = client.read_deployment_by_name(
+            f"{reconcile_fpga_images.name}/{RECONCILE_DEPLOYMENT}"
+        )
+    ensure_automations(settings, reconcile.id)
     return names

@@ -4,6 +4,7 @@ licence limit, deployments and automations, and nothing twice when applied again
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from uuid import UUID
 
 import pytest
@@ -15,6 +16,7 @@ from afs.deployments import deploy_factory, factory_job_template
 from afs.deployments.automations import (
     MISSED_RUNS_AUTOMATION,
     NEVER_STARTED_AUTOMATION,
+    RECONCILE_ON_CRASH_AUTOMATION,
     ZOMBIE_AUTOMATION,
 )
 from afs.settings import get_settings
@@ -59,17 +61,25 @@ def test_each_deployment_says_what_it_is_which_release_and_where_it_runs(
     assert {"image", "project_id", "image_id"} <= set(create.parameter_openapi_schema["properties"])
 
 
-@pytest.mark.parametrize("name", ["reconcile-fpga-images", "reprocess-fpga-images"])
-def test_maintenance_runs_never_overlap_themselves(client: SyncPrefectClient, name: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "collision"),
+    [
+        # One started for a crash while another runs waits for it rather than being dropped.
+        ("reconcile-fpga-images", ConcurrencyLimitStrategy.ENQUEUE),
+        ("reprocess-fpga-images", ConcurrencyLimitStrategy.CANCEL_NEW),
+    ],
+)
+def test_maintenance_runs_never_overlap_themselves_and_run_every_15_minutes(
+    client: SyncPrefectClient, name: str, collision: ConcurrencyLimitStrategy
+) -> None:
     deployment = client.read_deployment_by_name(f"{name}/{name}")
 
     assert deployment.global_concurrency_limit is not None
     assert deployment.global_concurrency_limit.limit == 1
     assert deployment.concurrency_options is not None
-    assert deployment.concurrency_options.collision_strategy is (
-        ConcurrencyLimitStrategy.CANCEL_NEW
-    )
+    assert deployment.concurrency_options.collision_strategy is collision
     assert [schedule.active for schedule in deployment.schedules] == [True]
+    assert deployment.schedules[0].schedule.interval == timedelta(minutes=15)
 
 
 def test_every_run_of_the_pools_sends_heartbeats_and_deploying_restores_the_template(
@@ -89,8 +99,17 @@ def test_every_run_of_the_pools_sends_heartbeats_and_deploying_restores_the_temp
 
 
 def test_the_automations_are_there_once_each(client: SyncPrefectClient) -> None:
-    for name in (ZOMBIE_AUTOMATION, NEVER_STARTED_AUTOMATION, MISSED_RUNS_AUTOMATION):
+    automations = (
+        ZOMBIE_AUTOMATION,
+        NEVER_STARTED_AUTOMATION,
+        MISSED_RUNS_AUTOMATION,
+        RECONCILE_ON_CRASH_AUTOMATION,
+    )
+    for name in automations:
         assert len(client.read_automations_by_name(name)) == 1, name
+    [on_crash] = client.read_automations_by_name(RECONCILE_ON_CRASH_AUTOMATION)
+    reconcile = client.read_deployment_by_name("reconcile-fpga-images/reconcile-fpga-images")
+    assert [action.deployment_id for action in on_crash.actions] == [reconcile.id]
 
 
 def test_deploying_again_updates_the_licence_limit_and_duplicates_nothing(

@@ -55,12 +55,11 @@ def test_a_worker_killed_mid_build_leaves_no_vivado_and_ends_worker_crashed_with
     assert_build_processes_end(image.id, within=10)
     wait_for(lambda: not alive(helper), "Vivado's helper outlived Vivado", timeout=2)
     # Nothing of the lost run is left to report its end but Prefect's zombie automation (no
-    # heartbeats) and the reconcile flow the host, once back, runs every minute. It comes back
-    # after the automation crashed the run: see the test below for a host back at once.
+    # heartbeats), whose crash starts a reconcile run; that run waits for a maintenance worker,
+    # and the host comes back after the crash: see the test below for a host back at once.
     wait_until_crashed(default_catalog().get(image.id).flow_run_id)
     host.start()
-    # The reconcile run due while the host was down is cancelled as late; the next is up to a
-    # minute away, and a busy machine (two test processes) slows each step: 120 s was too tight.
+    # A busy machine (two test processes) slows each step: 120 s was too tight.
     record = finished(image.id, timeout=240)
 
     assert record.status is ImageStatus.ERROR
