@@ -77,7 +77,8 @@ def _worker(args: argparse.Namespace) -> int:
         say(f"{plan.name}: pool {plan.pool} ({queues}), at most {plan.limit} run(s) at once")
     say(f"Prefect API {PREFECT_API_URL.value()}; SIGTERM or Ctrl-C drains (runs in flight finish)")
     grace = settings.vivado_term_grace_seconds + 30
-    asyncio.run(serve_host(plans, settings.drain_timeout_seconds, grace, say))
+    health = (args.healthcheck_host, args.healthcheck_port) if args.with_healthcheck else None
+    asyncio.run(serve_host(plans, settings.drain_timeout_seconds, grace, say, health))
     return 0
 
 
@@ -319,6 +320,18 @@ def _parser() -> argparse.ArgumentParser:
         dest="maintenance",
         action="store_false",
         help="take no reconcile, reprocess or delete runs on this host",
+    )
+    worker.add_argument(
+        "--with-healthcheck",
+        action="store_true",
+        help="answer GET /health (200 while every worker polls or drains, else 503), as "
+        "Prefect's own workers do, for service managers",
+    )
+    worker.add_argument(
+        "--healthcheck-host", default="127.0.0.1", help="address of the health check"
+    )
+    worker.add_argument(
+        "--healthcheck-port", type=int, default=8080, help="port of the health check (8080)"
     )
     worker.set_defaults(run=_worker)
 

@@ -37,6 +37,7 @@ from afs.orchestration.farm import (
     build_queues,
     default_build_queue,
 )
+from afs.orchestration.prefect_internals import save_flow_runs_view
 from afs.settings import Settings
 from afs.version import factory_version
 
@@ -170,18 +171,11 @@ IMAGE_RUNS_VIEW = "FPGA image runs"
 
 
 def _ensure_image_runs_view(client: SyncPrefectClient) -> None:
-    """A saved filter of the UI's Runs page showing image runs only (create and delete), not
-    the every-minute maintenance runs; a person sets it as their default there."""
-    flows = [client.read_flow_by_name(flow.name) for flow in (create_fpga_image, delete_fpga_image)]
-    view = {
-        "name": IMAGE_RUNS_VIEW,
-        "filters": [
-            {"object": "flowRun", "property": "flow", "type": "", "operation": "",
-             "value": [str(flow.id) for flow in flows]},
-        ],
-    }  # fmt: skip
-    # The UI's own format of a saved filter; a PUT with the same name replaces it.
-    client.request("PUT", "/saved_searches/", json=view).raise_for_status()
+    """A saved filter of the UI's Runs page showing image runs only (create, register, delete),
+    not the maintenance runs; a person sets it as their default there."""
+    image_flows = (create_fpga_image, register_fpga_image, delete_fpga_image)
+    flows = [client.read_flow_by_name(flow.name) for flow in image_flows]
+    save_flow_runs_view(client, IMAGE_RUNS_VIEW, [flow.id for flow in flows])
 
 
 def deploy_factory(settings: Settings) -> list[str]:

@@ -20,7 +20,7 @@ _LONGEST_WAIT_SECONDS = 30.0
 def vivado_licence(say: Callable[[str], None]) -> Iterator[None]:
     """Hold one licence for the block. Once held, a Prefect outage does not end the block: the
     lease is renewed when Prefect is back (Prefect's non-strict leases)."""
-    from prefect.concurrency._asyncio import ConcurrencySlotAcquisitionError
+    from prefect.concurrency.asyncio import ConcurrencySlotAcquisitionError
     from prefect.concurrency.sync import concurrency
 
     say(f"waiting for a Vivado licence (global concurrency limit {LICENCE_LIMIT})")

@@ -8,7 +8,8 @@ from uuid import UUID
 from prefect import get_client
 from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
 from prefect.client.schemas.sorting import LogSort
-from prefect.logging.handlers import APILogWorker
+
+from afs.orchestration.prefect_internals import send_pending_run_logs
 
 _PAGE = 200
 MAX_LINES = 20_000  # a Vivado run logs its notable lines only; this is far beyond a real build
@@ -20,7 +21,7 @@ def read_run_log(flow_run_id: str) -> list[str]:
     Only the first line: a record's further lines are a traceback, which names the factory's
     files and is for the operators, not the tenant.
     """
-    APILogWorker.drain_all(timeout=5)  # what this process logged for the run and has yet to send
+    send_pending_run_logs()
     log_filter = LogFilter(flow_run_id=LogFilterFlowRunId(any_=[UUID(flow_run_id)]))
     lines: list[str] = []
     with get_client(sync_client=True) as client:

@@ -16,8 +16,10 @@ import logging
 import os
 import signal
 import socket
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,7 @@ from prefect.workers.process import ProcessWorker
 from pydantic import BaseModel
 
 from afs.orchestration.farm import PACKAGING_LIMIT, PACKAGING_QUEUE, build_queues
+from afs.orchestration.prefect_internals import runs_in_flight, take_runs_only_while
 from afs.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -86,17 +89,11 @@ class DrainableWorker:
             work_pool_name=plan.pool, work_queues=plan.queues, name=plan.name, limit=plan.limit
         )
         self.taking_runs = True
-        take_runs = self.worker.get_and_submit_flow_runs
-
-        async def take_runs_unless_draining() -> list[Any]:
-            return await take_runs() if self.taking_runs else []
-
-        # The polling loop looks the method up when the worker starts.
-        setattr(self.worker, "get_and_submit_flow_runs", take_runs_unless_draining)  # noqa: B010
+        take_runs_only_while(self.worker, lambda: self.taking_runs)
 
     @property
     def runs_in_flight(self) -> int:
-        return int(self.worker.limiter.borrowed_tokens) if self.worker.is_setup else 0
+        return runs_in_flight(self.worker)
 
     async def start(self) -> None:
         await self.worker.start(printer=log.debug)
@@ -145,22 +142,94 @@ async def drain_workers(
         say("runs still in flight after the grace period: killing them")
 
 
+class WorkerHealth(BaseModel):
+    polling: bool  # asked Prefect for runs within its polling window
+    taking_runs: bool  # False while draining
+    runs_in_flight: int
+
+
+class HostHealth(BaseModel):
+    healthy: bool
+    workers: dict[str, WorkerHealth]
+
+
+def host_health(workers: list[DrainableWorker], query_seconds: float) -> HostHealth:
+    """Healthy while every worker polls Prefect, or drains: a draining host is not restarted
+    under its runs."""
+    states = {
+        each.worker.name: WorkerHealth(
+            polling=each.worker.is_worker_still_polling(query_seconds),
+            taking_runs=each.taking_runs,
+            runs_in_flight=each.runs_in_flight,
+        )
+        for each in workers
+    }
+    healthy = all(state.polling or not state.taking_runs for state in states.values())
+    return HostHealth(healthy=healthy, workers=states)
+
+
+@contextlib.contextmanager
+def health_server(
+    address: tuple[str, int], health: Callable[[], HostHealth]
+) -> Iterator[ThreadingHTTPServer]:
+    """GET /health: 200 and the workers' states while healthy, else 503 (as Prefect's
+    `--with-healthcheck` answers, for service managers). A thread of its own: it answers even
+    while the workers' event loop is busy."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path != "/health":
+                self.send_error(404)
+                return
+            state = health()
+            body = state.model_dump_json().encode()
+            self.send_response(200 if state.healthy else 503)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            log.debug(format, *args)
+
+    server = ThreadingHTTPServer(address, Handler)
+    thread = threading.Thread(target=server.serve_forever, name="afs-worker-health", daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 async def serve_host(
     plans: list[WorkerPlan],
     drain_timeout: float,
     stop_grace: float,
     say: Callable[[str], None],
+    health_address: tuple[str, int] | None = None,
 ) -> None:
-    """Run one drainable process worker per plan until SIGTERM or SIGINT, then drain."""
+    """Run one drainable process worker per plan until SIGTERM or SIGINT, then drain; with
+    `health_address`, answer health checks there meanwhile."""
+    from prefect.settings import PREFECT_WORKER_QUERY_SECONDS
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for number in _STOP_SIGNALS:
         loop.add_signal_handler(number, stop.set)
     workers = [DrainableWorker(plan) for plan in plans]
-    async with anyio.create_task_group() as group:
-        for worker in workers:
-            group.start_soon(worker.start)
-        await stop.wait()
-        await drain_workers(workers, drain_timeout, stop_grace, say)
-        group.cancel_scope.cancel()
+    query_seconds = float(PREFECT_WORKER_QUERY_SECONDS.value())
+    with contextlib.ExitStack() as serving:
+        if health_address is not None:
+            server = serving.enter_context(
+                health_server(health_address, lambda: host_health(workers, query_seconds))
+            )
+            host, port = server.server_address[:2]
+            say(f"health check on http://{host!s}:{port}/health")
+        async with anyio.create_task_group() as group:
+            for worker in workers:
+                group.start_soon(worker.start)
+            await stop.wait()
+            await drain_workers(workers, drain_timeout, stop_grace, say)
+            group.cancel_scope.cancel()
     say("stopped")

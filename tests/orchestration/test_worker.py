@@ -1,12 +1,27 @@
-"""`afs worker`'s plan: which pools and queues a build host serves, and how many runs at once."""
+"""`afs worker`: which pools and queues a build host serves and how many runs at once, its
+drain, and its health check."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import urllib.error
+import urllib.request
 from pathlib import Path
+from types import SimpleNamespace
 
+import pytest
+
+from afs.devstack.localstack import free_port
 from afs.orchestration.farm import PACKAGING_LIMIT
-from afs.orchestration.worker import MAINTENANCE_LIMIT, drain_workers, host_plans
+from afs.orchestration.worker import (
+    MAINTENANCE_LIMIT,
+    HostHealth,
+    drain_workers,
+    health_server,
+    host_health,
+    host_plans,
+)
 from afs.settings import Settings
 
 
@@ -71,3 +86,55 @@ def test_draining_stops_taking_runs_and_waits_for_those_in_flight() -> None:
     assert [worker.taking_runs for worker in workers] == [False, False]
     assert said[0].startswith("stopping: no new runs; waiting up to 30 s for")
     assert not any("drain timeout" in line for line in said), "all ended before the timeout"
+
+
+class PollingWorker:
+    """Stands in for a DrainableWorker: its Prefect worker polled, or stopped polling."""
+
+    def __init__(self, name: str, polling: bool, taking_runs: bool = True) -> None:
+        self.worker = SimpleNamespace(name=name, is_worker_still_polling=lambda _: polling)
+        self.taking_runs = taking_runs
+        self.runs_in_flight = 1
+
+
+@pytest.mark.parametrize(
+    ("workers", "healthy"),
+    [
+        ([PollingWorker("builds", True), PollingWorker("maintenance", True)], True),
+        ([PollingWorker("builds", True), PollingWorker("maintenance", False)], False),
+        # A draining host polls no more, and is not to be restarted under its runs.
+        ([PollingWorker("builds", False, taking_runs=False)], True),
+    ],
+)
+def test_a_host_is_healthy_while_every_worker_polls_or_drains(
+    workers: list[PollingWorker], healthy: bool
+) -> None:
+    health = host_health(workers, query_seconds=10)  # type: ignore[arg-type]
+    assert health.healthy is healthy
+    assert set(health.workers) == {worker.worker.name for worker in workers}
+
+
+def test_the_health_check_answers_200_or_503_with_each_workers_state() -> None:
+    states = iter([True, False])
+    workers = [PollingWorker("builds", True)]
+
+    def health() -> HostHealth:
+        workers[0].worker.is_worker_still_polling = lambda _: next(states)
+        return host_health(workers, query_seconds=10)  # type: ignore[arg-type]
+
+    port = free_port()
+    with health_server(("127.0.0.1", port), health):
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=10) as answer:
+            assert answer.status == 200
+            body = json.loads(answer.read())
+        assert body["workers"]["builds"] == {
+            "polling": True,
+            "taking_runs": True,
+            "runs_in_flight": 1,
+        }
+        with pytest.raises(urllib.error.HTTPError) as unhealthy:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=10)
+        assert unhealthy.value.code == 503
+        with pytest.raises(urllib.error.HTTPError) as elsewhere:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10)
+        assert elsewhere.value.code == 404
