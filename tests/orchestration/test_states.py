@@ -24,20 +24,20 @@ def _design_table() -> dict[str, tuple[ImageStatus, ImageStatus]]:
     }
 
 
-DESIGN_TABLE = _design_table()
+ARCHITECTURE_TABLE = _design_table()
 
 
 def test_every_prefect_state_type_maps_to_the_design_table_status() -> None:
     # Iterates Prefect's own enum: a state type added by a Prefect upgrade fails here.
     for state_type in list(StateType):
-        assert state_type.name in DESIGN_TABLE, f"the design has no status for {state_type}"
-        built, registered = DESIGN_TABLE[state_type.name]
+        assert state_type.name in ARCHITECTURE_TABLE, f"the design has no status for {state_type}"
+        built, registered = ARCHITECTURE_TABLE[state_type.name]
         assert image_status_for(state_type) is built, state_type
         assert image_status_for(state_type, registered=True) is registered, state_type
 
 
 def test_the_design_table_names_only_real_state_types() -> None:
-    assert set(DESIGN_TABLE) == {state_type.name for state_type in StateType}
+    assert set(ARCHITECTURE_TABLE) == {state_type.name for state_type in StateType}
 
 
 def test_a_terminal_prefect_state_never_leaves_the_quota_held() -> None:
