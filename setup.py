@@ -6,7 +6,7 @@ installs them inside the `afs` package, so that nothing with a generic name (`fl
 lands at the top of site-packages.
 """
 
-import subprocess
+import runpy
 from pathlib import Path
 
 from setuptools import find_packages, setup
@@ -20,18 +20,10 @@ FOLDERS_INSIDE_AFS = {
 }
 
 
-def _checkout_commit() -> str:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "--short=12", "HEAD"],
-            cwd=Path(__file__).parent,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return ""
+def _checkout_commit() -> str | None:
+    # afs/version.py read as a file: the package's own dependencies need not be installed here.
+    version = runpy.run_path(str(Path(__file__).parent / "afs" / "version.py"))
+    return version["checkout_commit"]()
 
 
 class BuildPyWithCommit(build_py):

@@ -12,7 +12,8 @@ from pathlib import Path
 _COMMIT_FILE = "COMMIT"
 
 
-def _checkout_commit() -> str | None:
+def checkout_commit() -> str | None:
+    """The commit of the checkout this file is in, or None when it is not in one."""
     checkout = Path(__file__).resolve().parents[1]
     if not (checkout / "pyproject.toml").is_file():
         return None  # an installed copy without a stamp: git would name an unrelated repository
@@ -35,7 +36,7 @@ def build_commit() -> str | None:
     stamp = resources.files("afs").joinpath(_COMMIT_FILE)
     if stamp.is_file():
         return stamp.read_text().strip() or None
-    return _checkout_commit()
+    return checkout_commit()
 
 
 def release() -> str:

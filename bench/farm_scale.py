@@ -69,7 +69,8 @@ def _percentile(values: list[float], fraction: float) -> float:
 
 
 def _cpu_seconds(pids: list[int]) -> float:
-    """User and system CPU time of `pids` so far (their dead children's included)."""
+    """User and system CPU time of `pids` so far, with their children's that ended and were
+    reaped (a PostgreSQL backend's, once it exits, moves to the postmaster's)."""
     ticks = os.sysconf("SC_CLK_TCK")
     total = 0
     for pid in pids:
@@ -87,6 +88,33 @@ def _pids_mentioning(text: str) -> list[int]:
                 if text in (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode():
                     pids.append(int(entry.name))
     return pids
+
+
+def _children(parent: int) -> list[int]:
+    children = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                stat = (entry / "stat").read_text()
+                if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
+                    children.append(int(entry.name))
+    return children
+
+
+class Servers(BaseModel):
+    """Each server's processes, looked up at each reading: PostgreSQL's backends come and go."""
+
+    prefect_mark: str  # in the Prefect server's command line
+    postmaster_mark: str  # in the postmaster's; its backends are its children
+
+    def cpu_seconds(self) -> dict[str, float]:
+        # The postmaster (and `runuser`, which started it as the postgres user) and every child.
+        started = _pids_mentioning(self.postmaster_mark)
+        processes = {*started, *(child for pid in started for child in _children(pid))}
+        return {
+            "prefect": _cpu_seconds(_pids_mentioning(self.prefect_mark)),
+            "postgres": _cpu_seconds(sorted(processes)),
+        }
 
 
 class Farm:
@@ -155,18 +183,16 @@ async def _watch_loop_lag(stop: asyncio.Event, farm: Farm) -> None:
         farm.lag_seconds.append(time.perf_counter() - begun - 0.1)
 
 
-async def _level(
-    hosts: int, seconds: float, deployment_id: UUID, servers: dict[str, list[int]]
-) -> Level:
+async def _level(hosts: int, seconds: float, deployment_id: UUID, servers: Servers) -> Level:
     farm, stop = Farm(), asyncio.Event()
-    cpu_before = {name: _cpu_seconds(pids) for name, pids in servers.items()}
+    cpu_before = servers.cpu_seconds()
     tasks = [asyncio.create_task(_host(index, farm, stop)) for index in range(hosts)]
     tasks.append(asyncio.create_task(_produce_runs(deployment_id, stop, farm)))
     tasks.append(asyncio.create_task(_watch_loop_lag(stop, farm)))
     await asyncio.sleep(seconds)
     stop.set()
     await asyncio.gather(*tasks)
-    cpu = {name: _cpu_seconds(pids) - cpu_before[name] for name, pids in servers.items()}
+    cpu = {name: used - cpu_before[name] for name, used in servers.cpu_seconds().items()}
     return Level(
         hosts=hosts,
         polls=len(farm.poll_seconds),
@@ -204,7 +230,7 @@ def _discard_waiting_runs() -> None:
 
 
 @contextlib.contextmanager
-def _prefect_on_postgres(home: Path) -> Iterator[dict[str, list[int]]]:
+def _prefect_on_postgres(home: Path) -> Iterator[Servers]:
     """A Prefect server on a PostgreSQL of its own; the processes of each, by name."""
     from sqlalchemy import create_engine
 
@@ -217,10 +243,8 @@ def _prefect_on_postgres(home: Path) -> Iterator[dict[str, list[int]]]:
         with prefect_server(home / "prefect", database_url=database) as api_url:
             os.environ.update(prefect_environment(home / "prefect", api_url))
             port = api_url.rsplit(":", 1)[1].split("/")[0]
-            yield {
-                "prefect": _pids_mentioning(f"--port {port}"),
-                "postgres": _pids_mentioning("postgres: "),
-            }
+            postgres_port = url.rsplit(":", 1)[1].split("/")[0]
+            yield Servers(prefect_mark=f"--port {port}", postmaster_mark=f"-p {postgres_port} ")
 
 
 def _deploy_noop() -> UUID:
