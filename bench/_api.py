@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from afs.devstack.localstack import (
     free_port,
+    local_store_keys,
     prefect_environment,
     prefect_server,
     s3_server,
@@ -177,6 +178,7 @@ def embedded_api() -> Iterator[str]:
         os.environ["AFS_HOME"] = str(home)
         with s3_server(logs) as endpoint, prefect_server(home / "prefect") as prefect_url:
             os.environ["AFS_OBS_ENDPOINT"] = endpoint
+            os.environ.update(local_store_keys())
             os.environ.update(prefect_environment(home / "prefect", prefect_url))
             get_settings.cache_clear()
             default_catalog.cache_clear()

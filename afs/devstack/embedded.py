@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from afs.catalog import Catalog
 from afs.catalog.migrate import upgrade as upgrade_catalog
 from afs.devstack.localstack import (
     free_port,
+    local_store_keys,
     prefect_environment,
     prefect_server,
     s3_server,
@@ -164,9 +164,7 @@ def embedded_stack(home: Path, ports: StackPorts | None = None) -> Iterator[Embe
                     home / "s3-recording.jsonl" if kept else None,
                 )
             )
-            # The local store takes any key; the servers refuse the built-in ones.
-            os.environ["AFS_IMAGE_STORE_ACCESS_KEY"] = f"embedded-{secrets.token_hex(8)}"
-            os.environ["AFS_IMAGE_STORE_SECRET_KEY"] = secrets.token_urlsafe(30)
+            os.environ.update(local_store_keys())
         os.environ["AFS_OBS_ENDPOINT"] = endpoint
         api_url = stack.enter_context(
             prefect_server(home / "prefect", ports.prefect if ports else None)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -105,6 +106,15 @@ def s3_server(
         yield endpoint
     finally:
         stop(process)
+
+
+def local_store_keys() -> dict[str, str]:
+    """Image store keys of its own for a stack on the local S3 store (moto's takes any key; the
+    servers refuse the built-in ones)."""
+    return {
+        "AFS_IMAGE_STORE_ACCESS_KEY": f"embedded-{secrets.token_hex(8)}",
+        "AFS_IMAGE_STORE_SECRET_KEY": secrets.token_urlsafe(30),
+    }
 
 
 def prefect_environment(prefect_home: Path, api_url: str) -> dict[str, str]:
