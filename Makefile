@@ -44,7 +44,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-# Every benchmark in bench/, one after another (under 15 minutes); writes bench/RESULTS.md.
+# Every benchmark in bench/, one after another (about 15 minutes); writes bench/RESULTS.md.
 bench: $(STAMP)
 	$(BIN)/python -m bench.run_all
 
