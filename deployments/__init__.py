@@ -128,7 +128,12 @@ def factory_job_template() -> dict[str, Any]:
     fpga-builders` is then as safe as `afs worker`: its runs send the heartbeats the zombie
     automation watches."""
     template = ProcessWorker.get_default_base_job_template()
-    template["variables"]["properties"]["env"]["default"] = dict(RUN_ENVIRONMENT)
+    environment = template["variables"]["properties"]["env"]
+    environment["default"] = dict(RUN_ENVIRONMENT)
+    environment["description"] += (
+        " The factory's runs need PREFECT_FLOWS_HEARTBEAT_FREQUENCY: the automation that finds "
+        "runs lost with their host watches those heartbeats (`afs deploy` sets it again)."
+    )
     return template
 
 
