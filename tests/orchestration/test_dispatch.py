@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 
-import pytest
 from prefect.client.schemas.objects import StateType
 
 from afs.catalog import Catalog
@@ -22,13 +20,6 @@ from afs.status import ImageStatus
 REQUEST = FpgaImageRequest(
     dcp_location="bucket:vu9p/dcp.tar", name="image", log_directory="vu9p/log"
 )
-
-
-@pytest.fixture
-def catalog(tmp_path: Path) -> Catalog:
-    catalog = Catalog(f"sqlite:///{tmp_path / 'catalog.db'}")
-    catalog.create_schema()
-    return catalog
 
 
 class RecordingStarter:

@@ -33,13 +33,6 @@ def changes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[ImageStatus | None, I
     return seen
 
 
-@pytest.fixture
-def catalog(tmp_path: Path) -> Catalog:
-    catalog = Catalog(f"sqlite:///{tmp_path / 'catalog.db'}")
-    catalog.create_schema()
-    return catalog
-
-
 def test_each_change_is_told_once_and_a_write_that_keeps_the_status_is_not(
     catalog: Catalog, changes: list
 ) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 
 import pytest
 from prefect.client.schemas.objects import StateType
@@ -14,13 +13,6 @@ from afs.orchestration.lifecycle import record_run_state
 from afs.status import ImageStatus
 
 REQUEST = FpgaImageRequest(dcp_location="bucket:vu9p/dcp.tar", name="image")
-
-
-@pytest.fixture
-def catalog(tmp_path: Path) -> Catalog:
-    catalog = Catalog(f"sqlite:///{tmp_path / 'catalog.db'}")
-    catalog.create_schema()
-    return catalog
 
 
 @pytest.fixture

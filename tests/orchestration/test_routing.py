@@ -22,14 +22,6 @@ from tests.factory import Tenant, sample_tarball
 KEY = "vu9p/dcp.tar"
 
 
-@pytest.fixture
-def catalog(tmp_path: Path) -> Catalog:
-    """A catalog of this test's own: its images must not reach the session's dispatchers."""
-    catalog = Catalog(f"sqlite:///{tmp_path / 'catalog.db'}")
-    catalog.create_schema()
-    return catalog
-
-
 def image_of(catalog: Catalog, project_id: str, request: FpgaImageRequest) -> ImageRecord:
     return catalog.register(project_id, request)
 
