@@ -123,7 +123,7 @@ def _dispatcher(args: argparse.Namespace) -> int:
 
 
 def _pack(args: argparse.Namespace) -> int:
-    from afs.inputs.archive import pack
+    from afs.inputs.archive import PackError, pack
     from afs.inputs.bitstream import XCLBIN_SUFFIX
     from afs.settings import get_settings
 
@@ -143,7 +143,7 @@ def _pack(args: argparse.Namespace) -> int:
             tool_version=tool_version,
             kit_flows=kit_flows,
         )
-    except ValueError as exc:
+    except PackError as exc:
         print(f"afs pack: {exc}", file=sys.stderr)
         return 2
     print(json.dumps(manifest.model_dump(), indent=2))

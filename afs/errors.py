@@ -14,23 +14,47 @@ module that raises them:
     │   ├── ObjectTooLarge            bigger than the caller allows
     │   └── StorageUnavailable        5xx, throttled, timed out, unreachable (worth retrying)
     ├── ConfigurationError            a setting, a tenant or a host is not configured right
+    │   ├── SettingsError             afs.settings: a setting cannot be used (names the variable)
+    │   ├── CatalogOutOfDate          afs.catalog.migrate: the schema is at another revision
     │   ├── TenantNotConfigured       afs.tenants: no storage for the project
     │   ├── BucketNotOwned            afs.tenants: not one of the project's buckets
     │   ├── VivadoConfigError         afs.build.vivado.runner: no usable Vivado for a version
     │   ├── CredentialKeyError        afs.catalog.credentials: the key file is unusable
-    │   └── ClientConfigError         afs.client.config: the client's keys are missing or wrong
+    │   ├── ClientConfigError         afs.client.config: the client's keys are missing or wrong
+    │   └── BrowserMissing            afs.devstack.browser: no Chromium, or no font for it
     ├── DcpError                      afs.inputs.dcp: not a readable design checkpoint
     ├── BitstreamError                afs.inputs.bitstream: not a readable .bit or .xclbin
     ├── AeiError                      afs.build.aei: not a valid image file
+    ├── PackError                     afs.inputs.archive: `afs pack` cannot pack the file
+    │                                 (also a ValueError)
     ├── RunRefused                    afs.build.steps: a run's parameters name no image it may build
+    ├── MisroutedBuild                afs.build.steps: this host has no Vivado for the image's
+    │                                 tool version; the image goes back to the dispatcher
+    ├── SupervisorError               afs.build.vivado.supervised: Vivado's supervisor reported
+    │                                 no exit code
+    ├── StartRefused                  afs.orchestration.dispatch: Prefect refused this image's run
     ├── NotDeleting                   afs.orchestration.deletion: the image is not being deleted
-    ├── CatalogError                  afs.catalog.errors: what the catalog refuses (QuotaExceeded,
-    │                                 ImageNotFound, IllegalTransition, ...)
+    ├── CatalogError                  afs.catalog.errors: what the catalog refuses
+    │   ├── QuotaExceeded             the project has an image in creation
+    │   ├── ImageNotFound             no such image in the project
+    │   ├── ImageExists               the id is taken
+    │   ├── IllegalTransition         the status table never allows the change
+    │   ├── WrongStatus               the image's status does not allow the operation
+    │   ├── ImageProtected            a protected image is not deleted
+    │   ├── ClientTokenConflict       the token was used with another body
+    │   ├── AssociationExists         the pair is associated already
+    │   ├── AssociationLimit          the ECS image has all its slots taken
+    │   └── AssociationNotFound       no such association
     ├── ApiProblem                    afs.api.problems: an error answer the API is about to give
+    ├── BodyTooLarge                  afs.api.limits: a request body grew past the limit (413)
+    ├── SignatureFormatError          afs.wire.signing: not one of the two Authorization forms
+    │                                 (also a ValueError)
     └── client side (afs.client.library)
         ├── ApiError                  the API answered an error: its code and message
         │   └── FpgaImageNotFound     the image is not in the project
-        └── ApiUnreachable            the API could not be reached
+        ├── ApiUnreachable            the API could not be reached
+        ├── WaitTimedOut              `wait` gave up before the image finished (also a TimeoutError)
+        └── NoLogTarball              a registered image has no log tarball
 
 The Vivado emulator is a program of its own; its errors stay inside it.
 """

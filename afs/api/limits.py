@@ -5,11 +5,11 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from afs.api.problems import error_response
-from afs.errors import ApiErrorCode
+from afs.errors import AfsError, ApiErrorCode
 
 
-class _TooLarge(Exception):
-    pass
+class BodyTooLarge(AfsError):
+    """The body grew past the limit while being read (caught here, answered 413)."""
 
 
 class BodyLimit:
@@ -46,7 +46,7 @@ class BodyLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise _TooLarge
+                    raise BodyTooLarge
             return message
 
         async def tracked_send(message: Message) -> None:
@@ -56,6 +56,6 @@ class BodyLimit:
 
         try:
             await self.app(scope, counted_receive, tracked_send)
-        except _TooLarge:
+        except BodyTooLarge:
             if not started:
                 await error_response(*self._refusal())(scope, receive, send)

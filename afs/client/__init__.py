@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # what __getattr__ loads, as the type checker should see it
     from afs.client.library import LogMember as LogMember
     from afs.client.library import LogTarball as LogTarball
     from afs.client.library import NoLogTarball as NoLogTarball
+    from afs.client.library import WaitTimedOut as WaitTimedOut
     from afs.client.library import log_tarball_location as log_tarball_location
 
 

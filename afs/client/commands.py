@@ -220,7 +220,7 @@ def _logs(args: argparse.Namespace, client: FactoryClient) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     """Load the configuration, run the command, and turn every refusal into one stderr line."""
-    from afs.client import ApiError, ApiUnreachable, FactoryClient, NoLogTarball
+    from afs.client import ApiError, ApiUnreachable, FactoryClient, NoLogTarball, WaitTimedOut
     from afs.client.config import ClientConfigError, load_client_config
     from afs.errors import StorageError
 
@@ -237,7 +237,7 @@ def _run(args: argparse.Namespace) -> int:
     except ClientConfigError as exc:
         print(f"{where}: {exc}", file=sys.stderr)
         return 2
-    except (ApiError, ApiUnreachable, NoLogTarball, StorageError, TimeoutError, OSError) as exc:
+    except (ApiError, ApiUnreachable, NoLogTarball, StorageError, WaitTimedOut, OSError) as exc:
         print(f"{where}: {exc}", file=sys.stderr)
         return 1
 

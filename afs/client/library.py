@@ -70,6 +70,10 @@ class LogTarball(BaseModel):
     members: list[LogMember]
 
 
+class WaitTimedOut(AfsError, TimeoutError):
+    """`wait` gave up: the image had not finished within its timeout."""
+
+
 class NoLogTarball(AfsError):
     """The image has no log tarball: a registered bitstream is saved, not built."""
 
@@ -216,7 +220,7 @@ class FactoryClient:
             if item.status in FINISHED:
                 return item
             if time.monotonic() > deadline:
-                raise TimeoutError(f"image {image_id} still {item.status.value} after {timeout} s")
+                raise WaitTimedOut(f"image {image_id} still {item.status.value} after {timeout} s")
             time.sleep(interval)
 
     def _storage_client(self) -> Any:

@@ -8,12 +8,14 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from afs.errors import ConfigurationError
+
 CHROMIUM_NAMES = ("chromium", "chromium-browser")
 # The UI is a single-page app: its scripts fetch from Prefect's API before the page says much.
 _RENDER_BUDGET_MS = 20_000
 
 
-class BrowserMissing(RuntimeError):
+class BrowserMissing(ConfigurationError):
     """No Chromium on this machine, and it could not be installed."""
 
 

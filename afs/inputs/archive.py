@@ -50,7 +50,7 @@ from typing import IO, Any
 
 from pydantic import BaseModel, ValidationError
 
-from afs.errors import FailureCause, ImageBuildError
+from afs.errors import AfsError, FailureCause, ImageBuildError
 from afs.files import atomic_write, file_sha256
 from afs.inputs.bitstream import (
     XCLBIN_SUFFIX,
@@ -591,6 +591,10 @@ KIT_PCI_IDS: dict[str, dict[str, str]] = {
 }
 
 
+class PackError(AfsError, ValueError):
+    """`afs pack` cannot make a kit tarball of this file; the message names the file and why."""
+
+
 def _design_of(source: Path, scratch: Path) -> tuple[Path, str, FlowType, dict[str, str]]:
     """The checkpoint to pack, its member name, its flow and the flow's own manifest fields.
 
@@ -603,16 +607,16 @@ def _design_of(source: Path, scratch: Path) -> tuple[Path, str, FlowType, dict[s
             xclbin = split_primary(source, split)
             clocks = kernel_clocks(source, xclbin)
         except BitstreamError as exc:
-            raise ValueError(str(exc)) from None
+            raise PackError(str(exc)) from None
         except OSError as exc:
-            raise ValueError(f"{source}: {exc.strerror}") from None
+            raise PackError(f"{source}: {exc.strerror}") from None
         if xclbin.bitstream is not None:
-            raise ValueError(bitstream_not_dcp(split, f"{source.name}'s BITSTREAM section"))
+            raise PackError(bitstream_not_dcp(split, f"{source.name}'s BITSTREAM section"))
         return split, SDACCEL_MEMBER, "sdaccel", clocks.model_dump()
     try:
         return local_dcp(source), source.name, "vivado", {}
     except DcpError as exc:
-        raise ValueError(f"{exc} or .xclbin") from None
+        raise PackError(f"{exc} or .xclbin") from None
 
 
 def pack(
@@ -633,7 +637,7 @@ def pack(
     `source` is the vivado flow's routed `.dcp`, or the sdaccel flow's `.xclbin`, packed as
     `split-primary.dcp` with the xclbin's timestamp and clocks in the manifest. With
     `kit_flows`, the manifest must be one of their pairings. `dcp_sha256` and `pci_ids`
-    override what the kit would write (tests use them to tamper). ValueError, before anything
+    override what the kit would write (tests use them to tamper). PackError, before anything
     is written, if the checkpoint is unreadable, a bitstream, not for the VU9P part, out of
     context (not the kit's whole routed design) or a manifest value is invalid.
     """
@@ -643,11 +647,11 @@ def pack(
             info = read_dcp(design)
         except DcpError as exc:
             text = bitstream_not_dcp(design, source.name) if starts_as_bit(design) else str(exc)
-            raise ValueError(text) from None  # it names the file already
+            raise PackError(text) from None  # it names the file already
         if info.part != VU9P_PART:
-            raise ValueError(f"{source.name} is for part {info.part!r}, not {VU9P_PART!r}")
+            raise PackError(f"{source.name} is for part {info.part!r}, not {VU9P_PART!r}")
         if problem := whole_design_problem(info, member):
-            raise ValueError(problem)
+            raise PackError(problem)
         moment = (create_time or datetime.now(UTC)).astimezone(UTC)
         try:
             manifest = Manifest(
@@ -669,12 +673,12 @@ def pack(
         except ValidationError as exc:
             first = exc.errors()[0]
             field = ".".join(map(str, first["loc"]))
-            raise ValueError(f"manifest field {field!r}: {first['msg']}") from None
+            raise PackError(f"manifest field {field!r}: {first['msg']}") from None
         if kit_flows is not None:
             try:
                 require_kit_flow(manifest, kit_flows)
             except ImageBuildError as exc:
-                raise ValueError(exc.text) from None
+                raise PackError(exc.text) from None
         manifest_bytes = (json.dumps(manifest.model_dump(), indent=2) + "\n").encode()
 
         # As the kit's `tar cf dcp.tar ./*.dcp ./manifest.json`: the checkpoint first.

@@ -24,6 +24,8 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from pydantic import BaseModel
 
+from afs.errors import AfsError
+
 ALGORITHM = "SDK-HMAC-SHA256"
 DATE_HEADER = "X-Sdk-Date"
 DATE_FORMAT = "%Y%m%dT%H%M%SZ"
@@ -41,7 +43,7 @@ _AUTHORIZATION = re.compile(
 )
 
 
-class SignatureFormatError(ValueError):
+class SignatureFormatError(AfsError, ValueError):
     """The Authorization header is not one of the two forms."""
 
 

@@ -24,7 +24,7 @@ from pydantic import BaseModel
 
 from afs.build.vivado.emulator.faults import EMULATOR_FAULTS_ENV
 from afs.build.vivado.logparse import LogScanner, LogSummary, bounded_lines, failure_cause
-from afs.build.vivado.supervisor import Supervised, SupervisorError
+from afs.build.vivado.supervised import Supervised, SupervisorError
 from afs.errors import ConfigurationError, FailureCause, ImageBuildError
 from afs.settings import VIVADO_TERM_GRACE_SECONDS
 

@@ -1,14 +1,15 @@
 """Vivado's parent process: when a build ends, however it ends, so do Vivado and all it started.
 
-`Supervised` (the caller's side) starts this file as a script in a session of its own, so that a
-kill of the caller's process group spares it, and keeps the write end of its stdin: that pipe is
-the lifeline. The supervisor starts the command in a new session with exactly the environment the
-caller sent, then waits. When the command's leader exits, the lifeline reaches end-of-file (the
-caller stopped the build, or died, SIGKILL included) or the supervisor gets SIGTERM, it sends
-SIGTERM to every process below it, SIGKILL to those left after the grace period, reaps them all
-and exits, reporting the leader's exit code (-N when signal N killed it). As a child subreaper it
-inherits the helpers that daemonised themselves out of the command's process group, so those end
-too; should the supervisor itself be killed, the kernel kills the leader (parent-death signal).
+`Supervised` (the caller's side, afs/build/vivado/supervised.py) starts this file as a script in a
+session of its own, so that a kill of the caller's process group spares it, and keeps the write end
+of its stdin: that pipe is the lifeline. The supervisor starts the command in a new session with
+exactly the environment the caller sent, then waits. When the command's leader exits, the lifeline
+reaches end-of-file (the caller stopped the build, or died, SIGKILL included) or the supervisor
+gets SIGTERM, it sends SIGTERM to every process below it, SIGKILL to those left after the grace
+period, reaps them all and exits, reporting the leader's exit code (-N when signal N killed it). As
+a child subreaper it inherits the helpers that daemonised themselves out of the command's process
+group, so those end too; should the supervisor itself be killed, the kernel kills the leader
+(parent-death signal).
 
 Protocol: argv is the grace period in seconds, then the command. stdin is one line of JSON, the
 command's environment, then nothing until end-of-file. stdout becomes the command's stdout and
@@ -28,83 +29,15 @@ import json
 import os
 import select
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import IO
 
 _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
 _POLL_SECONDS = 0.1
 _EXEC_FAILED = 127  # what a shell answers for a command it cannot run
-_EXIT_REPORT = "exit "
-_MAX_ERROR_CHARS = 500
-
-
-class SupervisorError(RuntimeError):
-    """The supervisor did not report the command's exit code: it failed or was killed."""
-
-
-class Supervised:
-    """The caller's side of a command that runs under a supervisor."""
-
-    def __init__(
-        self, command: list[str], *, cwd: Path, env: dict[str, str], grace_seconds: float
-    ) -> None:
-        self._process = subprocess.Popen(
-            [sys.executable, "-I", "-S", __file__, str(grace_seconds), *command],
-            cwd=cwd,
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
-        assert self._process.stdin is not None
-        with contextlib.suppress(BrokenPipeError):  # it died at once: exit_code() tells why
-            self._process.stdin.write(json.dumps(env).encode() + b"\n")
-            self._process.stdin.flush()
-
-    @property
-    def output(self) -> IO[bytes]:
-        """The command's stdout and stderr; the caller reads it to the end and closes it."""
-        assert self._process.stdout is not None
-        return self._process.stdout
-
-    def ended(self) -> bool:
-        """The supervisor has exited: the command and every process it started are gone."""
-        return self._process.poll() is not None
-
-    def stop(self) -> None:
-        """End the command: SIGTERM to all of it, SIGKILL after the grace period. Does not wait."""
-        assert self._process.stdin is not None
-        with contextlib.suppress(BrokenPipeError):
-            self._process.stdin.close()
-
-    def close(self, timeout: float) -> None:
-        """After stop(): wait at most `timeout` for the supervisor, release its pipes.
-
-        A supervisor still waiting for a process to die carries on alone.
-        """
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self._process.wait(timeout)
-        assert self._process.stderr is not None
-        self._process.stderr.close()
-
-    def exit_code(self) -> int:
-        """Once ended(): the leader's exit code, -N if signal N killed it."""
-        self.stop()
-        assert self._process.stderr is not None
-        with self._process.stderr:
-            report = self._process.stderr.read().decode(errors="replace")
-        last = report.strip().rpartition("\n")[2]
-        if last.startswith(_EXIT_REPORT):
-            return int(last.removeprefix(_EXIT_REPORT))
-        raise SupervisorError(
-            f"the vivado supervisor exited with code {self._process.wait()}: "
-            + report[-_MAX_ERROR_CHARS:].strip()
-        )
+EXIT_REPORT = "exit "  # the protocol's last line on stderr
 
 
 # -- the supervisor process -------------------------------------------------------------------
@@ -216,7 +149,7 @@ def main(argv: list[str]) -> int:
             break
     _end_all(children, grace_seconds)
     with contextlib.suppress(OSError):  # the caller may be gone
-        print(f"{_EXIT_REPORT}{children.leader_exit}", file=sys.stderr, flush=True)
+        print(f"{EXIT_REPORT}{children.leader_exit}", file=sys.stderr, flush=True)
     return 0
 
 

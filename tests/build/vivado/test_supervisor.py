@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from afs.build.vivado.supervisor import Supervised
+from afs.build.vivado.supervised import Supervised
 
 _SLEEPER = "import os, time\nprint(os.getpid(), flush=True)\ntime.sleep(60)"
 
