@@ -18,8 +18,7 @@ from afs.build.workspace import Workspace
 from afs.catalog import default_catalog
 from afs.errors import AfsError
 from afs.models import RegisterFpgaImageRequest
-from afs.orchestration.dispatch import run_tags
-from afs.orchestration.naming import name_this_run
+from afs.orchestration.naming import name_this_image_run
 from afs.settings import get_settings
 from afs.status import ImageStatus
 from afs.tasks import build_step, storage_step
@@ -42,7 +41,7 @@ def validate_registration(
         record = catalog.register(project_id, image)
         catalog.record_attempt(record.id, run_id, ImageStatus.SAVING)
         job = RegisterJob(image_id=record.id, project_id=project_id, request=image)
-    name_this_run(f"image-{job.image_id}", run_tags(project_id, job.image_id))
+    name_this_image_run(project_id, job.image_id)
     return job
 
 

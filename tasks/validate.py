@@ -6,8 +6,7 @@ from afs.build.steps import BuildJob, job_for_image
 from afs.catalog import default_catalog
 from afs.errors import AfsError
 from afs.models import FpgaImageRequest
-from afs.orchestration.dispatch import run_tags
-from afs.orchestration.naming import name_this_run
+from afs.orchestration.naming import name_this_image_run
 from afs.settings import get_settings
 from afs.tasks import build_step
 from afs.tenants import load_tenant
@@ -32,6 +31,5 @@ def validate(image: FpgaImageRequest, project_id: str, image_id: str | None) -> 
         record = catalog.register(project_id, image)
         catalog.record_attempt(record.id, run_id)
         job = BuildJob(image_id=record.id, project_id=project_id, request=image)
-    # However the run was started (a run from the UI may learn its image id only now).
-    name_this_run(f"image-{job.image_id}", run_tags(project_id, job.image_id))
+    name_this_image_run(project_id, job.image_id)
     return job

@@ -9,13 +9,14 @@ from typing import cast
 from uuid import UUID
 
 from afs.build.summary import BuildSummary, vivado_phase
+from afs.orchestration.naming import image_run_name
 
 # Not under `prefect`: kept in the worker's log, never in the run's or the tenant's.
 log = logging.getLogger("afs.operator")
 
 
 def artifact_key(image_id: str, part: str = "") -> str:
-    return f"image-{image_id}{f'-{part}' if part else ''}"
+    return f"{image_run_name(image_id)}{f'-{part}' if part else ''}"
 
 
 def summary_artifact_id(image_id: str) -> str:

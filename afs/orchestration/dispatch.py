@@ -22,6 +22,7 @@ from afs.errors import AfsError, FailureCause
 from afs.models import ImageRecord
 from afs.orchestration.farm import PACKAGING_QUEUE
 from afs.orchestration.lifecycle import DeliverLogs, deliver_ended_run_logs, record_run_state
+from afs.orchestration.naming import image_run_name, image_run_tags
 from afs.orchestration.states import image_status_for
 from afs.status import IN_CREATION, queued_status
 
@@ -48,10 +49,6 @@ class StartedRun(BaseModel):
 def idempotency_key(record: ImageRecord) -> str:
     """The image id; after a requeue, a new key, since Prefect would return the ended run."""
     return record.id if record.requeues == 0 else f"{record.id}/requeue-{record.requeues}"
-
-
-def run_tags(project_id: str, image_id: str) -> list[str]:
-    return [f"project:{project_id}", f"image:{image_id}"]
 
 
 def run_parameters(record: ImageRecord) -> dict[str, Any]:
@@ -135,7 +132,7 @@ def _starter(
                     deployment_name,
                     parameters=parameters(record),
                     flow_run_name=run_name(record),
-                    tags=run_tags(record.project_id, record.id),
+                    tags=image_run_tags(record.project_id, record.id),
                     idempotency_key=key(record),
                     work_queue_name=queue(record),
                     timeout=0,
@@ -162,7 +159,7 @@ def deployment_starter(
     return _starter(
         deployment_name,
         run_parameters,
-        lambda record: f"image-{record.id}",
+        lambda record: image_run_name(record.id),
         idempotency_key,
         queue,
     )
@@ -182,7 +179,7 @@ def registration_starter(deployment_name: str) -> Callable[[ImageRecord], Starte
     return _starter(
         deployment_name,
         registration_parameters,
-        lambda record: f"image-{record.id}",
+        lambda record: image_run_name(record.id),
         idempotency_key,
         lambda record: PACKAGING_QUEUE,
     )

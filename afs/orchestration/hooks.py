@@ -13,8 +13,8 @@ from pydantic import Field
 from afs.catalog import default_catalog
 from afs.errors import AfsError
 from afs.models import IMAGE_ID_PATTERN, PROJECT_ID_PATTERN
+from afs.orchestration import naming
 from afs.orchestration.lifecycle import deliver_ended_run_logs, record_run_state
-from afs.orchestration.naming import name_this_run
 
 # An image run's parameters besides the request. Their descriptions are in each flow's
 # docstring: Prefect puts those in the deployment's schema, and drops a description given here.
@@ -26,11 +26,9 @@ def image_run_name() -> str:
     """`image-<id>`; a run from the form that has yet to register its image is named after its
     project until it has."""
     image_id = current_run.parameters.get("image_id")
-    return (
-        f"image-{image_id}"
-        if image_id
-        else f"registering-image-{current_run.parameters['project_id']}"
-    )
+    if image_id:
+        return naming.image_run_name(image_id)
+    return f"registering-image-{current_run.parameters['project_id']}"
 
 
 def _record(flow_run: FlowRun, state_type: StateType, message: str | None) -> None:
@@ -69,6 +67,6 @@ IMAGE_RUN_HOOKS = {
 def refuse_run(project_id: str, image_id: str | None, refusal: AfsError) -> State[str]:
     """A run that may not make its image (unknown project or image, the project's quota taken)
     ends Failed saying why, tagged with what it was given, and leaves no image behind."""
-    tags = [f"project:{project_id}", *([f"image:{image_id}"] if image_id else [])]
-    name_this_run(current_run.name or image_run_name(), tags)
+    tags = naming.image_run_tags(project_id, image_id)
+    naming.name_this_run(current_run.name or image_run_name(), tags)
     return Failed(message=f"refused: {refusal}", data=refusal)

@@ -20,7 +20,7 @@ from prefect.client.schemas.objects import StateType
 
 from afs.catalog import default_catalog
 from afs.client.library import log_tarball_location
-from afs.orchestration.dispatch import run_tags
+from afs.orchestration.naming import image_run_tags
 from afs.status import ImageStatus
 from bench.load import QUOTA_EXCEEDED, ProjectLoad, push_images, tenants_with_tarball
 from tests.factory import Tenant, read_log_tarball, sample_tarball
@@ -38,7 +38,7 @@ def assert_one_after_another(windows: Iterable[tuple[datetime, datetime]], what:
 
 def build_window(project_id: str, image_id: str) -> tuple[datetime, datetime]:
     """When the image's one flow run started and ended; it must have completed."""
-    tags = FlowRunFilterTags(all_=run_tags(project_id, image_id))
+    tags = FlowRunFilterTags(all_=image_run_tags(project_id, image_id))
     with get_client(sync_client=True) as client:
         runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(tags=tags))
     assert len(runs) == 1, f"image {image_id} has {len(runs)} flow runs"
